@@ -1,0 +1,41 @@
+# Two entry points: `make run` (the app on http://localhost:3000) and `make test`.
+# Everything else they need is installed into this folder: .venv/ and .tools/.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(BIN):$(PATH)
+export REFLEX_CHECK_LATEST_VERSION := 0
+export REFLEX_TELEMETRY_ENABLED := false
+
+.PHONY: run test setup migrate browser lint
+
+run: setup migrate
+	reflex run
+
+test: setup browser lint
+	pytest
+
+setup: $(VENV)/.installed .tools/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Reflex builds the frontend with bun; install it from the npm registry rather
+# than letting Reflex download it (that needs the open internet).
+.tools/.installed:
+	scripts/install-bun
+	touch $@
+
+migrate: setup
+	alembic upgrade head
+
+browser: setup
+	scripts/install-browser
+
+lint: setup
+	ruff check .

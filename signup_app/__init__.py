@@ -1,0 +1,1 @@
+"""signup_app: a signup form whose submit is a server action."""

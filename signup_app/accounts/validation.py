@@ -1,0 +1,216 @@
+"""Validation of a signup's fields.
+
+Each validator has ``validate()``, which returns the cleaned value or raises
+``FieldError`` with the message the user sees, and ``get_help_text()``. Every
+transport shows these messages as they are, so they are defined only here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from email_validator import EmailNotValidError, validate_email
+from zxcvbn import zxcvbn
+
+from signup_app.accounts.passwords import normalize_password
+
+FIELDS: Final = ("name", "email", "password")
+# Key of an error that belongs to the whole form rather than one field.
+FORM: Final = "form"
+
+FieldErrors = dict[str, str]
+
+# Bidi overrides and isolates reorder how a name is displayed to others.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# zxcvbn's own input limit; longer passwords are judged by their first 72 characters.
+_STRENGTH_CHECK_CHARS = 72
+# zxcvbn score 3: at least 10^8 guesses.
+_MIN_STRENGTH_SCORE = 3
+
+
+class FieldError(ValueError):
+    """A field's value is not acceptable; the message is shown to the user."""
+
+
+def _require_text(value: object, *, missing: str, label: str, max_chars: int) -> str:
+    """The value as a str that can hold valid text, or FieldError.
+
+    Cheap checks come first, so an oversized value costs no more than its length.
+    """
+    if value is None or value == "":
+        raise FieldError(missing)
+    if not isinstance(value, str):
+        raise FieldError(f"{label} must be text.")
+    # Normalisation shrinks text by a small factor at most: anything this long is too long.
+    if len(value) > 4 * max_chars:
+        raise FieldError(f"{label} must be at most {max_chars} characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FieldError(f"{label} contains characters that are not valid text.") from None
+    return value
+
+
+class NameValidator:
+    """A display name: trimmed, NFC, 1-100 characters, no control characters."""
+
+    max_chars: Final = 100
+
+    def validate(self, value: object) -> str:
+        text = _require_text(value, missing="Enter your name.", label="Name", max_chars=self.max_chars)
+        name = unicodedata.normalize("NFC", text).strip()
+        if not name:
+            raise FieldError("Enter your name.")
+        if len(name) > self.max_chars:
+            raise FieldError(f"Name must be at most {self.max_chars} characters.")
+        if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in name):
+            raise FieldError("Name can't contain line breaks or control characters.")
+        return name
+
+    def get_help_text(self) -> str:
+        return f"Your name, up to {self.max_chars} characters."
+
+
+class EmailValidator:
+    """An address checked and normalised by email-validator, without DNS lookups."""
+
+    max_chars: Final = 254
+
+    def validate(self, value: object) -> str:
+        text = _require_text(
+            value, missing="Enter your email address.", label="Email address", max_chars=self.max_chars
+        ).strip()
+        if len(text) > self.max_chars:
+            raise FieldError(f"Email address must be at most {self.max_chars} characters.")
+        try:
+            email = validate_email(text, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise FieldError(str(exc)) from None
+        if len(email) > self.max_chars:
+            raise FieldError(f"Email address must be at most {self.max_chars} characters.")
+        return email
+
+    def get_help_text(self) -> str:
+        return "An address where you can receive email."
+
+
+class PasswordLengthValidator:
+    """15 to 128 characters, counted in code points after NFKC, never truncated."""
+
+    min_chars: Final = 15
+    max_chars: Final = 128
+
+    def validate(self, value: object) -> str:
+        text = _require_text(value, missing="Enter a password.", label="Password", max_chars=self.max_chars)
+        password = normalize_password(text)
+        if len(password) < self.min_chars:
+            raise FieldError(
+                f"Password must be at least {self.min_chars} characters (it has {len(password)})."
+            )
+        if len(password) > self.max_chars:
+            raise FieldError(f"Password must be at most {self.max_chars} characters.")
+        if any(unicodedata.category(ch) == "Cc" for ch in password):
+            raise FieldError("Password can't contain control characters.")
+        return password
+
+    def get_help_text(self) -> str:
+        return f"At least {self.min_chars} characters. Any characters, spaces included."
+
+
+class PasswordStrengthValidator:
+    """Not a common password, and not built from the user's own name or email."""
+
+    personal_message: Final = "Password is too close to your name or email address."
+    common_message: Final = "Password is too common or easy to guess. Try a few unrelated words."
+
+    def validate(self, password: str, *, user_inputs: list[str]) -> str:
+        sample = password[:_STRENGTH_CHECK_CHARS]
+        result = zxcvbn(sample, user_inputs=user_inputs, max_length=_STRENGTH_CHECK_CHARS)
+        personal_chars = sum(
+            len(match["token"])
+            for match in result["sequence"]
+            if match.get("dictionary_name") == "user_inputs"
+        )
+        if personal_chars and (2 * personal_chars >= len(sample) or result["score"] < _MIN_STRENGTH_SCORE):
+            raise FieldError(self.personal_message)
+        if result["score"] < _MIN_STRENGTH_SCORE:
+            raise FieldError(self.common_message)
+        return password
+
+    def get_help_text(self) -> str:
+        return "Not a common password, and not made from your name or email address."
+
+
+def _user_inputs(name: str | None, email: str | None) -> list[str]:
+    """The words of a user's own details that their password should not be built from."""
+    words: list[str] = []
+    if name:
+        words += [name, *name.split()]
+    if email:
+        local, _, domain = email.partition("@")
+        words += [email, local, domain, domain.split(".")[0]]
+    return [w.lower() for w in words if len(w) >= 3]
+
+
+@dataclass(frozen=True, slots=True)
+class SignupInput:
+    """A signup's fields, validated and normalised."""
+
+    name: str
+    email: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"SignupInput(name={self.name!r}, email={self.email!r}, password='***')"
+
+
+name_validator = NameValidator()
+email_validator = EmailValidator()
+password_length_validator = PasswordLengthValidator()
+password_strength_validator = PasswordStrengthValidator()
+
+
+def clean_signup(attrs: object) -> SignupInput | FieldErrors:
+    """Validate a submitted form; returns the clean input, or every field's error."""
+    if not isinstance(attrs, Mapping):
+        return {FORM: "The form could not be read. Reload the page and try again."}
+    unexpected = sorted(str(key)[:40] for key in attrs if key not in FIELDS)
+    if unexpected:
+        return {FORM: f"Unexpected field: {', '.join(unexpected[:3])}."}
+
+    errors: FieldErrors = {}
+    cleaned: dict[str, str] = {}
+    for field, validate in (
+        ("name", name_validator.validate),
+        ("email", email_validator.validate),
+        ("password", password_length_validator.validate),
+    ):
+        try:
+            cleaned[field] = validate(attrs.get(field))
+        except FieldError as exc:
+            errors[field] = str(exc)
+
+    if "password" in cleaned:
+        try:
+            password_strength_validator.validate(
+                cleaned["password"],
+                user_inputs=_user_inputs(cleaned.get("name"), cleaned.get("email")),
+            )
+        except FieldError as exc:
+            errors["password"] = str(exc)
+
+    if errors:
+        return errors
+    return SignupInput(**cleaned)
+
+
+def help_texts() -> dict[str, str]:
+    """What each field expects, for hints beside the inputs."""
+    return {
+        "name": name_validator.get_help_text(),
+        "email": email_validator.get_help_text(),
+        "password": password_length_validator.get_help_text(),
+    }

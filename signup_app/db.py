@@ -1,0 +1,46 @@
+"""Engines and sessions for the accounts database."""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from signup_app import config
+
+# How long a SQLite writer waits for another writer's lock before failing.
+_SQLITE_BUSY_TIMEOUT_S = 30
+
+
+@functools.cache
+def engine_for(url: str) -> Engine:
+    """One pooled engine per database URL, made on first use."""
+    if url.startswith("sqlite"):
+        engine = sqlalchemy.create_engine(
+            url,
+            connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            hide_parameters=True,  # SQL parameters (the hash) never reach a log or traceback
+        )
+        sqlalchemy.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sqlalchemy.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    # WAL lets readers run beside the single writer.
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_engine() -> Engine:
+    """The engine of the configured database."""
+    return engine_for(config.database_url())
+
+
+def session() -> Session:
+    """A new session on the configured database."""
+    return Session(get_engine(), expire_on_commit=False)

@@ -1,0 +1,101 @@
+"""The signup page: a form whose submit calls the register_account action."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.vars.base import Var, VarData
+
+from signup_app.accounts.validation import FORM, help_texts
+from signup_app.transports.websocket import SignupState
+
+_HELP = help_texts()
+
+
+class FocusFirstInvalid(rx.Fragment):
+    """Moves focus to the first field marked aria-invalid after each rejected submit."""
+
+    def add_imports(self) -> dict:
+        return {"react": ["useEffect"]}
+
+    def add_hooks(self) -> list[str | Var]:
+        rejections = SignupState.rejections
+        return [
+            Var(
+                f"useEffect(() => {{ if ({rejections} > 0) "
+                "document.querySelector('#signup-form [aria-invalid=\"true\"]')?.focus(); }, "
+                f"[{rejections}]);",
+                _var_data=VarData.merge(rejections._get_all_var_data()),
+            )
+        ]
+
+
+def _field(
+    name: str, label: str, input_type: str, autocomplete: str, hint: str | None = None
+) -> rx.Component:
+    error = SignupState.errors.get(name, "")
+    invalid = error != ""
+    described_by = f"{name}-hint {name}-error" if hint else f"{name}-error"
+    return rx.el.div(
+        rx.el.label(label, html_for=name, class_name="label"),
+        rx.el.input(
+            id=name,
+            name=name,
+            type=input_type,
+            auto_complete=autocomplete,
+            aria_invalid=rx.cond(invalid, "true", "false"),
+            aria_describedby=described_by,
+            class_name="input",
+        ),
+        rx.el.p(hint, id=f"{name}-hint", class_name="hint") if hint else rx.fragment(),
+        rx.el.p(error, id=f"{name}-error", class_name="field-error"),
+        class_name="field",
+    )
+
+
+def signup_form() -> rx.Component:
+    """The form. method=post keeps the password out of URLs even before hydration."""
+    form_error = SignupState.errors.get(FORM, "")
+    ready = SignupState.is_hydrated & ~SignupState.pending
+    return rx.el.form(
+        FocusFirstInvalid.create(),
+        rx.el.h1("Create your account", class_name="title"),
+        rx.el.p("It takes less than a minute.", class_name="subtitle"),
+        rx.cond(
+            form_error != "", rx.el.p(form_error, id="form-error", role="alert", class_name="form-error")
+        ),
+        _field("name", "Name", "text", "name"),
+        _field("email", "Email", "email", "email"),
+        _field("password", "Password", "password", "new-password", hint=_HELP["password"]),
+        rx.el.button(
+            rx.cond(SignupState.pending, "Creating account…", "Create account"),
+            type="submit",
+            id="submit",
+            disabled=~ready,
+            aria_busy=rx.cond(SignupState.pending, "true", "false"),
+            class_name="button",
+        ),
+        id="signup-form",
+        method="post",
+        no_validate=True,
+        on_submit=SignupState.submit,
+        class_name="card",
+    )
+
+
+def welcome() -> rx.Component:
+    """Shown in place of the form once the account exists."""
+    return rx.el.section(
+        rx.el.h1("Welcome, ", SignupState.welcome_name, id="welcome", class_name="title"),
+        rx.el.p("Your account is ready.", class_name="subtitle"),
+        class_name="card",
+        role="status",
+    )
+
+
+def signup_page() -> rx.Component:
+    """The whole page."""
+    return rx.el.main(
+        rx.el.div("signup_app", class_name="brand"),
+        rx.cond(SignupState.welcome_name != "", welcome(), signup_form()),
+        class_name="page",
+    )

@@ -1,0 +1,63 @@
+"""The websocket transport: the Reflex event handler the signup form submits to.
+
+The password arrives as an event argument, is passed to register_account and
+dropped; it is never assigned to the state, whose vars are persisted and synced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import TypedDict
+
+import reflex as rx
+
+from signup_app.accounts import Registered, register_account
+from signup_app.accounts.validation import FORM, FieldErrors
+
+logger = logging.getLogger(__name__)
+
+SERVER_ERROR = "Something went wrong on our side. Please try again."
+
+
+class SignupForm(TypedDict, total=False):
+    """The fields the signup form submits (unchecked: the action validates them)."""
+
+    name: str
+    email: str
+    password: str
+
+
+class SignupState(rx.State):
+    """What the signup page shows: per-field errors, the pending flag, the welcome."""
+
+    errors: FieldErrors = {}
+    pending: bool = False
+    welcome_name: str = ""
+    # Bumped on every rejected submit, so the page refocuses the first bad field.
+    rejections: int = 0
+
+    @rx.event
+    async def submit(self, form_data: SignupForm | None = None, **_ignored: object) -> AsyncIterator[None]:
+        """Create the account from the submitted form."""
+        if self.pending or self.welcome_name:
+            return
+        self.pending = True
+        yield
+        try:
+            # Hashing and I/O run in a thread: other clients' events keep flowing.
+            result = await asyncio.to_thread(register_account, form_data)
+        except Exception:
+            logger.exception("signup failed")
+            self.errors = {FORM: SERVER_ERROR}
+            self.rejections += 1
+        else:
+            if isinstance(result, Registered):
+                self.errors = {}
+                self.welcome_name = result.account.name
+            else:
+                self.errors = result.errors
+                self.rejections += 1
+        finally:
+            self.pending = False
