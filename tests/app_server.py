@@ -79,10 +79,19 @@ def start_app_server(db_url: str, log_path: Path, extra_env: dict[str, str] | No
         **(extra_env or {}),
     }
     log = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [
-            sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
-            "--frontend-port", str(port), "--loglevel", "debug",
+            sys.executable,
+            "-m",
+            "reflex",
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            str(port),
+            "--loglevel",
+            "debug",
         ],
         cwd=ROOT,
         env=env,

@@ -57,7 +57,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgresql_url() -> Iterator[str]:
     """A migrated, throwaway PostgreSQL database on the machine's server."""
     name = f"signup_test_{uuid.uuid4().hex[:12]}"
     try:

@@ -1,0 +1,95 @@
+"""register_account against real databases: SQLite and PostgreSQL, each migrated by Alembic."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from argon2 import extract_parameters
+from argon2.low_level import Type
+from sqlmodel import select
+
+from signup_app import db
+from signup_app.accounts import Account, Registered, Rejected, register_account
+from signup_app.accounts.passwords import verify_password
+from signup_app.accounts.registration import EMAIL_TAKEN
+
+PASSWORD = "copper kettle rain ladder"
+
+
+def accounts() -> list[Account]:
+    with db.session() as session:
+        return list(session.exec(select(Account)))
+
+
+def test_registers_an_account(database_url: str) -> None:
+    before = datetime.now(UTC)
+    result = register_account({"name": " Ada Lovelace ", "email": "Ada@EXAMPLE.com", "password": PASSWORD})
+
+    assert isinstance(result, Registered)
+    [stored] = accounts()
+    assert stored.id == result.account.id
+    assert (stored.name, stored.email) == ("Ada Lovelace", "Ada@example.com")
+    created = stored.created_at if stored.created_at.tzinfo else stored.created_at.replace(tzinfo=UTC)
+    assert before - timedelta(seconds=1) <= created <= datetime.now(UTC)
+    params = extract_parameters(stored.password_hash)
+    assert (params.type, params.memory_cost, params.time_cost, params.parallelism) == (Type.ID, 19456, 2, 1)
+    assert verify_password(stored.password_hash, PASSWORD)
+    assert PASSWORD not in stored.password_hash
+
+
+def test_rejected_input_writes_nothing(database_url: str) -> None:
+    result = register_account({"name": "", "email": "nope", "password": "short"})
+    assert isinstance(result, Rejected)
+    assert set(result.errors) == {"name", "email", "password"}
+    assert accounts() == []
+
+
+def test_taken_email_is_an_email_error_whatever_its_case(database_url: str) -> None:
+    assert isinstance(
+        register_account({"name": "Ada", "email": "ada@example.com", "password": PASSWORD}), Registered
+    )
+    result = register_account({"name": "Other", "email": "ADA@Example.COM", "password": PASSWORD + " two"})
+    assert result == Rejected({"email": EMAIL_TAKEN})
+    assert len(accounts()) == 1
+
+
+def test_twenty_concurrent_signups_of_one_email_create_one_account(database_url: str) -> None:
+    emails = [
+        "".join(c.upper() if (i >> (j % 5)) & 1 else c for j, c in enumerate("race@example.com"))
+        for i in range(20)
+    ]
+    assert len({e.lower() for e in emails}) == 1 and len(set(emails)) == 20
+    barrier = threading.Barrier(len(emails))
+    results: list[object] = [None] * len(emails)
+
+    def sign_up(index: int) -> None:
+        barrier.wait()
+        results[index] = register_account(
+            {"name": f"Racer {index}", "email": emails[index], "password": f"{PASSWORD} {index}"}
+        )
+
+    threads = [threading.Thread(target=sign_up, args=(i,)) for i in range(len(emails))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    created = [r for r in results if isinstance(r, Registered)]
+    rejected = [r for r in results if isinstance(r, Rejected)]
+    assert len(created) == 1
+    assert rejected == [Rejected({"email": EMAIL_TAKEN})] * 19
+    assert [a.id for a in accounts()] == [created[0].account.id]
+
+
+def test_the_database_enforces_case_insensitive_uniqueness(database_url: str) -> None:
+    """The unique index itself, not a check in Python, is what refuses the duplicate."""
+    from sqlalchemy.exc import IntegrityError
+
+    with db.session() as session:
+        session.add(Account(name="A", email="dup@example.com", password_hash="x"))
+        session.commit()
+        session.add(Account(name="B", email="DUP@example.com", password_hash="x"))
+        with pytest.raises(IntegrityError):
+            session.commit()
