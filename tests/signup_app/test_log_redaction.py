@@ -1,0 +1,48 @@
+"""Password values are redacted from log records, whatever logger makes them."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from signup_app import log_redaction
+
+SECRET = "Sentinel 'quoted' \"kettle\" rain"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        repr({"form_data": {"name": "Ada", "password": SECRET}}),
+        repr({"__reflex_form_data__": [["name", "Ada"], ["password", SECRET]]}),
+        json.dumps({"payload": {"password": SECRET, "email": "a@b.c"}}),
+        json.dumps(json.dumps({"password": SECRET})),  # JSON inside a JSON string
+        repr({"password_hash": SECRET}),
+    ],
+)
+def test_redact_removes_the_value(text: str) -> None:
+    assert "Sentinel" in text
+    clean = log_redaction.redact(text)
+    assert "Sentinel" not in clean
+    assert "[redacted]" in clean
+
+
+def test_redact_keeps_other_fields() -> None:
+    clean = log_redaction.redact(repr({"name": "Ada", "password": SECRET, "email": "ada@example.com"}))
+    assert "Ada" in clean and "ada@example.com" in clean
+
+
+def test_installed_factory_redacts_messages_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    log_redaction.install()
+    logger = logging.getLogger("reflex_base.event.processor.base_state_processor")
+    payload = {"form_data": {"__reflex_form_data__": [["password", SECRET]]}}
+    with caplog.at_level(logging.DEBUG):
+        logger.warning("Error transforming event payload: %s", payload)
+        try:
+            raise ValueError(f"Failed to deserialize event data: {payload}.")
+        except ValueError:
+            logger.exception("Error in event")
+    assert caplog.records
+    assert "Sentinel" not in caplog.text
