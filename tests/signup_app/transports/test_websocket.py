@@ -137,3 +137,27 @@ async def test_pipeline_answers_bad_payloads_with_errors(database_url: str, payl
     assert SERVER_ERROR not in deltas[-1]["errors_rx_state_"].values()
     with db.session() as session:
         assert list(session.exec(select(Account))) == []
+
+
+async def test_hashing_runs_off_the_event_loop(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hash waits for a flag only the event loop can set: it completes only if the loop stays free."""
+    import asyncio
+    import threading
+
+    from signup_app.accounts import registration
+
+    loop_ran = threading.Event()
+    real_hash = registration.hash_password
+
+    def hash_needing_the_loop(password: str) -> str:
+        assert loop_ran.wait(timeout=10), "the event loop was blocked while hashing"
+        return real_hash(password)
+
+    monkeypatch.setattr(registration, "hash_password", hash_needing_the_loop)
+    state = signup_state()
+    submit = asyncio.ensure_future(run_submit(state, form()))
+    while not state.pending:  # the handler's first step: mark the form pending
+        await asyncio.sleep(0)
+    loop_ran.set()  # runs on the loop, while the hash is underway in its thread
+    await submit
+    assert state.welcome_name == "Ada Lovelace"
