@@ -15,5 +15,6 @@ config = rx.Config(
     # REFLEX_DB_URL overrides this embedded development database.
     db_url=DEFAULT_DATABASE_URL,
     telemetry_enabled=False,
+    show_built_with_reflex=False,
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

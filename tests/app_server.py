@@ -67,11 +67,18 @@ def _wait_until_up(server: AppServer) -> None:
 
 
 def start_app_server(db_url: str, log_path: Path, extra_env: dict[str, str] | None = None) -> AppServer:
-    """Start `reflex run --env prod --single-port` on a free port against db_url."""
+    """Start `reflex run --env prod --single-port` on a free port against db_url.
+
+    Each server builds its frontend in its own folder beside its log: a build
+    bakes in the server's port, so servers (or a developer's `make run`) must not share one.
+    """
     port = free_port()
     env = {
         **os.environ,
         "REFLEX_DB_URL": db_url,
+        "REFLEX_WEB_WORKDIR": str(log_path.parent / ".web"),
+        "REFLEX_STATES_WORKDIR": str(log_path.parent / ".states"),
+        "REFLEX_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "0",
         "PATH": f"{ROOT / '.tools/node_modules/.bin'}{os.pathsep}{Path(sys.executable).parent}"

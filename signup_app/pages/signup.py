@@ -11,20 +11,25 @@ from signup_app.transports.websocket import SignupState
 _HELP = help_texts()
 
 
-class FocusFirstInvalid(rx.Fragment):
-    """Moves focus to the first field marked aria-invalid after each rejected submit."""
+class FocusAfterSubmit(rx.Fragment):
+    """Moves focus where the result is: the welcome heading, or the first field marked invalid.
+
+    Driven by state deltas alone (welcome_name, rejections); the server sends no script.
+    """
 
     def add_imports(self) -> dict:
         return {"react": ["useEffect"]}
 
     def add_hooks(self) -> list[str | Var]:
-        rejections = SignupState.rejections
+        rejections, welcome_name = SignupState.rejections, SignupState.welcome_name
         return [
             Var(
-                f"useEffect(() => {{ if ({rejections} > 0) "
-                "document.querySelector('#signup-form [aria-invalid=\"true\"]')?.focus(); }, "
-                f"[{rejections}]);",
-                _var_data=VarData.merge(rejections._get_all_var_data()),
+                "useEffect(() => { "
+                f"if ({welcome_name}) document.getElementById('welcome')?.focus(); "
+                f"else if ({rejections} > 0) "
+                "document.querySelector('#signup-form [aria-invalid=\"true\"]')?.focus(); "
+                f"}}, [{rejections}, {welcome_name}]);",
+                _var_data=VarData.merge(rejections._get_all_var_data(), welcome_name._get_all_var_data()),
             )
         ]
 
@@ -57,7 +62,6 @@ def signup_form() -> rx.Component:
     form_error = SignupState.errors.get(FORM, "")
     ready = SignupState.is_hydrated & ~SignupState.pending
     return rx.el.form(
-        FocusFirstInvalid.create(),
         rx.el.h1("Create your account", class_name="title"),
         rx.el.p("It takes less than a minute.", class_name="subtitle"),
         rx.cond(
@@ -85,7 +89,7 @@ def signup_form() -> rx.Component:
 def welcome() -> rx.Component:
     """Shown in place of the form once the account exists."""
     return rx.el.section(
-        rx.el.h1("Welcome, ", SignupState.welcome_name, id="welcome", class_name="title"),
+        rx.el.h1("Welcome, ", SignupState.welcome_name, id="welcome", tab_index=-1, class_name="title"),
         rx.el.p("Your account is ready.", class_name="subtitle"),
         class_name="card",
         role="status",
@@ -95,6 +99,7 @@ def welcome() -> rx.Component:
 def signup_page() -> rx.Component:
     """The whole page."""
     return rx.el.main(
+        FocusAfterSubmit.create(),
         rx.el.div("signup_app", class_name="brand"),
         rx.cond(SignupState.welcome_name != "", welcome(), signup_form()),
         class_name="page",

@@ -1,5 +1,11 @@
 """Playwright fixtures: one headless Chromium per session, a fresh context and page per test.
 
+Async API on purpose: Playwright's sync API keeps its own event loop marked as running
+while it is alive, and every pytest-asyncio test collected after it (tests/signup_app,
+tests/wire) then fails with "Runner.run() cannot be called from a running event loop".
+The browser lives on pytest-asyncio's session loop, so browser tests carry
+``pytest.mark.asyncio(loop_scope="session")``.
+
 The system Chromium is used ($CHROMIUM_PATH, else /usr/bin/chromium); Playwright's own
 download is only a fallback for developer laptops (`make browser` provides one).
 """
@@ -7,11 +13,11 @@ download is only a fallback for developer laptops (`make browser` provides one).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -21,9 +27,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Hydration and a password hash take well under this; 5 s (the default) is tight on a busy CI box.
+TIMEOUT_MS = 15_000
 
-# Hydration and a password hash take well under this; the default 5 s is tight on a busy CI box.
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def chromium_path() -> str | None:
@@ -36,27 +43,22 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
     """A page in its own context: no cookies, storage or Reflex token shared between tests."""
-    context = browser.new_context()
-    context.set_default_timeout(15_000)
+    context = await browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
     try:
-        yield context.new_page()
+        yield await context.new_page()
     finally:
-        context.close()
+        await context.close()

@@ -1,0 +1,404 @@
+"""The signup page in headless Chromium against the production server (`app_server`).
+
+The server and its database are shared by the whole session: every test signs up its own
+uuid-made address. Nothing here sleeps: Playwright's expect() retries until the page agrees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from playwright.async_api import Browser, Page, WebSocket, expect
+
+from tests.app_server import AppServer
+
+# The browser lives on the session event loop (see conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+EXPECTED_MARKUP = {
+    # id: (label text, type, autocomplete)
+    "name": ("Name", "text", "name"),
+    "email": ("Email", "email", "email"),
+    "password": ("Password", "password", "new-password"),
+}
+
+# The messages the user sees (signup_app/accounts/validation.py; the email one is email-validator's).
+NAME_MISSING = "Enter your name."
+EMAIL_NO_AT = "An email address must have an @-sign."
+PASSWORD_SHORT = "Password must be at least 15 characters (it has 5)."
+
+# Random enough for zxcvbn, unrelated to any name or address used here.
+GOOD_PASSWORD = "copper kettle orbit lantern 93"
+SHORT_PASSWORD = "short"
+
+SUBMITTING = "Creating account…"
+IDLE = "Create account"
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """Saved only when SIGNUP_SCREENSHOT_DIR names a folder (for a human to look at)."""
+    folder = os.environ.get("SIGNUP_SCREENSHOT_DIR")
+    if folder:
+        await page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def unique_email() -> str:
+    return f"browser-{uuid.uuid4().hex[:16]}@example.com"
+
+
+async def open_signup(page: Page, app_server: AppServer) -> None:
+    """Load the page and wait until it is hydrated (the submit button is enabled then)."""
+    async with page.expect_websocket() as websocket:
+        await page.goto(f"{app_server.url}/")
+    event_url = (await websocket.value).url
+    # The build bakes the backend's address into .web/; another `reflex run` in this checkout
+    # rebuilds it, and the page then talks to that server (and its database) instead.
+    assert urlsplit(event_url).port == app_server.port, (
+        f"the page's websocket goes to {event_url}, not to the test server on port "
+        f"{app_server.port}: another `reflex run` rebuilt the shared .web/ directory"
+    )
+    await expect(page.locator("#submit")).to_be_enabled()
+
+
+async def fill_form(page: Page, *, name: str, email: str, password: str) -> None:
+    await page.get_by_label("Name", exact=True).fill(name)
+    await page.get_by_label("Email", exact=True).fill(email)
+    await page.get_by_label("Password", exact=True).fill(password)
+
+
+async def expect_field_error(page: Page, field_id: str, message: str) -> None:
+    """The field is marked invalid and its aria-describedby element(s) carry the message."""
+    field_input = page.locator(f"#{field_id}")
+    await expect(field_input).to_have_attribute("aria-invalid", "true")
+    described_by = await field_input.get_attribute("aria-describedby")
+    assert described_by, f"#{field_id} has no aria-describedby"
+    ids = described_by.split()
+    described = page.locator(", ".join(f"[id='{i}']" for i in ids))
+    await expect(described.filter(has_text=message)).to_have_count(1)
+    # And assistive technology computes the same description for the input.
+    await expect(field_input).to_have_accessible_description(re.compile(re.escape(message)))
+
+
+async def expect_field_valid(page: Page, field_id: str) -> None:
+    field_input = page.locator(f"#{field_id}")
+    await expect(field_input).to_have_attribute("aria-invalid", "false")
+    await expect(page.locator(f"#{field_id}-error")).to_have_text("")
+
+
+def account_rows(app_server: AppServer, email: str) -> list[sa.Row]:
+    engine = sa.create_engine(app_server.db_url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.text("SELECT name, email, password_hash FROM account WHERE lower(email) = :email"),
+                    {"email": email.lower()},
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class WebSocketLog:
+    """Every websocket frame the page sent and received, as text."""
+
+    sent: list[str] = field(default_factory=list)
+    received: list[str] = field(default_factory=list)
+
+    def attach(self, ws: WebSocket) -> None:
+        ws.on("framesent", lambda payload: self.sent.append(_text(payload)))
+        ws.on("framereceived", lambda payload: self.received.append(_text(payload)))
+
+    def submit_frames(self) -> list[str]:
+        return [frame for frame in self.sent if ".submit" in frame]
+
+
+def _text(payload: str | bytes) -> str:
+    return payload if isinstance(payload, str) else payload.decode("utf-8", errors="replace")
+
+
+@pytest.fixture
+def ws_log(page: Page) -> WebSocketLog:
+    """Records the page's websocket traffic; set up before the page navigates."""
+    log = WebSocketLog()
+    page.on("websocket", log.attach)
+    return log
+
+
+@contextmanager
+def sqlite_write_lock(db_url: str) -> Iterator[None]:
+    """Hold SQLite's write lock, so the app's INSERT waits in its busy handler until we leave."""
+    path = sa.engine.make_url(db_url).database
+    assert path, db_url
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        # The app's own journal mode (it sets WAL on connect): readers are not blocked.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+# --- 1. Markup -----------------------------------------------------------------------------------
+
+
+def http_get(url: str) -> str:
+    """A plain HTTP GET: what a client without JavaScript receives."""
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+        return response.read().decode("utf-8")
+
+
+class _FormMarkup(HTMLParser):
+    """Collects the form, labels, inputs and submit button of the prerendered HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str | None]] = []
+        self.labels: dict[str, str] = {}  # for -> text
+        self.inputs: dict[str, dict[str, str | None]] = {}
+        self.buttons: list[dict[str, str | None]] = []
+        self._label_for: str | None = None
+        self._label_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "form":
+            self.forms.append(attributes)
+        elif tag == "label":
+            self._label_for = attributes.get("for") or ""
+            self._label_text = []
+        elif tag == "input" and attributes.get("id"):
+            self.inputs[attributes["id"] or ""] = attributes
+        elif tag == "button":
+            self.buttons.append(attributes)
+
+    def handle_data(self, data: str) -> None:
+        if self._label_for is not None:
+            self._label_text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label" and self._label_for is not None:
+            self.labels[self._label_for] = "".join(self._label_text).strip()
+            self._label_for = None
+
+
+async def test_prerendered_markup_is_an_accessible_post_form_with_submit_disabled(
+    app_server: AppServer,
+) -> None:
+    html = await asyncio.to_thread(http_get, f"{app_server.url}/")
+    markup = _FormMarkup()
+    markup.feed(html)
+
+    signup_forms = [f for f in markup.forms if f.get("id") == "signup-form"]
+    assert len(signup_forms) == 1, markup.forms
+    assert (signup_forms[0].get("method") or "").lower() == "post"
+
+    for field_id, (label, input_type, autocomplete) in EXPECTED_MARKUP.items():
+        assert markup.labels.get(field_id) == label, markup.labels
+        attributes = markup.inputs[field_id]
+        assert attributes.get("type") == input_type
+        assert attributes.get("name") == field_id
+        assert attributes.get("autocomplete") == autocomplete  # HTMLParser lower-cases autoComplete
+
+    submit = [b for b in markup.buttons if b.get("id") == "submit"]
+    assert len(submit) == 1, markup.buttons
+    assert submit[0].get("type") == "submit"
+    assert "disabled" in submit[0], "submit must be disabled until the page is hydrated"
+
+
+async def test_prerendered_submit_is_disabled_without_javascript(
+    browser: Browser, app_server: AppServer
+) -> None:
+    context = await browser.new_context(java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        await page.goto(f"{app_server.url}/")
+        await expect(page.get_by_role("button", name=IDLE)).to_be_disabled()
+        await expect(page.locator("form#signup-form")).to_have_attribute("method", re.compile("^post$", re.I))
+    finally:
+        await context.close()
+
+
+async def test_hydrated_page_labels_inputs_and_enables_submit(page: Page, app_server: AppServer) -> None:
+    await open_signup(page, app_server)
+
+    form = page.locator("form#signup-form")
+    await expect(form).to_have_attribute("method", re.compile("^post$", re.I))
+    for field_id, (label, input_type, autocomplete) in EXPECTED_MARKUP.items():
+        # get_by_label resolves through the real <label for>: it proves the association.
+        field_input = page.get_by_label(label, exact=True)
+        await expect(field_input).to_have_id(field_id)
+        await expect(field_input).to_have_attribute("type", input_type)
+        await expect(field_input).to_have_attribute("autocomplete", autocomplete)
+        await expect(field_input).to_have_attribute("aria-invalid", "false")
+        await expect(page.locator(f"label[for='{field_id}']")).to_have_text(label)
+    submit = page.get_by_role("button", name=IDLE)
+    await expect(submit).to_be_enabled()
+    await expect(submit).to_have_attribute("type", "submit")
+
+
+# --- 2. Inline errors ------------------------------------------------------------------------------
+
+
+async def test_bad_submit_shows_inline_errors_and_focuses_first_bad_field(
+    page: Page, app_server: AppServer
+) -> None:
+    await open_signup(page, app_server)
+    email = "not-an-email"
+    await fill_form(page, name="Ada Lovelace", email=email, password=SHORT_PASSWORD)
+    await page.locator("#submit").click()
+
+    await expect_field_error(page, "email", EMAIL_NO_AT)
+    await expect_field_error(page, "password", PASSWORD_SHORT)
+    await expect_field_valid(page, "name")
+    await expect(page.locator("#email")).to_be_focused()
+    await expect(page.locator("#name")).to_have_value("Ada Lovelace")
+    await expect(page.locator("#email")).to_have_value(email)
+    await expect(page.get_by_role("button", name=IDLE)).to_be_enabled()
+    await screenshot(page, "signup-errors.png")
+
+
+async def test_focus_goes_to_name_when_name_is_the_first_bad_field(page: Page, app_server: AppServer) -> None:
+    await open_signup(page, app_server)
+    await fill_form(page, name="   ", email="not-an-email", password=SHORT_PASSWORD)
+    await page.locator("#submit").click()
+
+    await expect_field_error(page, "name", NAME_MISSING)
+    await expect_field_error(page, "email", EMAIL_NO_AT)
+    await expect_field_error(page, "password", PASSWORD_SHORT)
+    await expect(page.locator("#name")).to_be_focused()
+    await expect(page.locator("#email")).to_have_value("not-an-email")
+
+    # A second rejection moves focus back to the first bad field, wherever the user was.
+    await page.locator("#password").focus()
+    await page.locator("#submit").click()
+    await expect(page.locator("#name")).to_be_focused()
+
+
+# --- 3. Success ----------------------------------------------------------------------------------
+
+
+async def test_fixing_errors_shows_welcome_and_stores_argon2id_hash(
+    page: Page, app_server: AppServer
+) -> None:
+    await open_signup(page, app_server)
+    email = unique_email()
+    await fill_form(page, name="Grace Hopper", email="not-an-email", password=SHORT_PASSWORD)
+    await page.locator("#submit").click()
+    await expect_field_error(page, "email", EMAIL_NO_AT)
+    await expect_field_error(page, "password", PASSWORD_SHORT)
+
+    await page.locator("#email").fill(email)
+    await page.locator("#password").fill(GOOD_PASSWORD)
+    await page.locator("#submit").click()
+
+    await expect(page.locator("#welcome")).to_have_text("Welcome, Grace Hopper")
+    await expect(page.get_by_role("status")).to_contain_text("Your account is ready.")
+    await expect(page.locator("#signup-form")).to_have_count(0)
+    await screenshot(page, "signup-welcome.png")
+
+    rows = account_rows(app_server, email)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row.name == "Grace Hopper"
+    assert row.email == email
+    assert row.password_hash.startswith("$argon2id$v=19$"), row.password_hash[:20]
+    assert GOOD_PASSWORD not in row.password_hash
+    assert PasswordHasher().verify(row.password_hash, GOOD_PASSWORD)
+
+
+# --- 4. Pending state and double submit ------------------------------------------------------------
+
+
+async def test_pending_state_blocks_a_second_submit(
+    page: Page, ws_log: WebSocketLog, app_server: AppServer
+) -> None:
+    await open_signup(page, app_server)
+    email = unique_email()
+    await fill_form(page, name="Katherine Johnson", email=email, password=GOOD_PASSWORD)
+    submit = page.locator("#submit")
+
+    with sqlite_write_lock(app_server.db_url):
+        await submit.click()
+        await expect(submit).to_have_text(SUBMITTING)
+        await expect(submit).to_be_disabled()
+        await expect(submit).to_have_attribute("aria-busy", "true")
+        # The server has answered that submit (pending), so its frame is recorded by now.
+        assert len(ws_log.submit_frames()) == 1
+
+        # Both ways a user submits again: clicking the (disabled) button and Enter in a field.
+        await submit.click(force=True)
+        await page.locator("#email").press("Enter")
+        await page.locator("#name").press("Enter")
+        await expect(submit).to_have_text(SUBMITTING)
+        await expect(submit).to_be_disabled()
+
+    await expect(page.locator("#welcome")).to_have_text("Welcome, Katherine Johnson")
+    submits = ws_log.submit_frames()
+    assert len(submits) == 1, submits
+    assert len(account_rows(app_server, email)) == 1
+
+
+# --- 5. The password stays secret ------------------------------------------------------------------
+
+
+async def test_password_never_reaches_urls_frames_storage_or_log(
+    page: Page, ws_log: WebSocketLog, app_server: AppServer
+) -> None:
+    sentinel = f"Sentinel {uuid.uuid4().hex} pass"
+    request_urls: list[str] = []
+    page.on("request", lambda request: request_urls.append(request.url))
+    log_before = len(app_server.log_text())
+
+    await open_signup(page, app_server)
+    email = unique_email()
+    # First a rejected submit (the password is not the bad field), then the accepted one.
+    await fill_form(page, name="Dorothy Vaughan", email="not-an-email", password=sentinel)
+    await page.locator("#submit").click()
+    await expect_field_error(page, "email", EMAIL_NO_AT)
+    await expect_field_valid(page, "password")
+    await page.locator("#email").fill(email)
+    await page.locator("#submit").click()
+    await expect(page.locator("#welcome")).to_have_text("Welcome, Dorothy Vaughan")
+    assert len(account_rows(app_server, email)) == 1
+
+    # The password did travel to the server, once per submit, so the recording is live...
+    assert len(ws_log.submit_frames()) == 2
+    assert all(sentinel in frame for frame in ws_log.submit_frames())
+    # ...but nothing the server sent back carries it.
+    assert ws_log.received, "no websocket frames were recorded"
+    leaking = [frame for frame in ws_log.received if sentinel in frame]
+    assert not leaking, leaking
+
+    urls = [page.url, *request_urls]
+    assert len(urls) > 1
+    assert not [url for url in urls if sentinel in url or "password=" in url], urls
+
+    storage = await page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}])")
+    assert sentinel not in storage
+    assert sentinel not in json.dumps(await page.context.cookies())
+
+    # A normal signup adds no line to the server log today; this guards against one that would
+    # (Reflex logs whole payloads of events it cannot use, see signup_app/log_redaction.py).
+    log = app_server.log_text()[log_before:]
+    assert sentinel not in log
