@@ -1,9 +1,10 @@
 """Keeps passwords out of log lines, including Reflex's own.
 
 Reflex logs whole event payloads when it cannot use one (an unknown handler, a
-malformed event, an argument it cannot convert). A record factory redacts any
-value that follows a "password" key, in repr or JSON form, before a handler
-formats the record.
+malformed event, an argument it cannot convert). A record factory rewrites each
+record before any handler formats it: the payload in those Reflex messages is
+dropped whole, and anywhere else a value that follows a "password" key, in repr
+or JSON form, is replaced.
 """
 
 from __future__ import annotations
@@ -16,18 +17,28 @@ from typing import Any
 _SECRET_VALUE = re.compile(
     r"""(?P<key>(?P<kq>\\?['"])password(?:_hash)?(?P=kq)\s*[:,]\s*)"""
     r"""(?P<q>\\?['"])(?:\\.|(?!(?P=q)).)*?(?P=q)""",
-    re.DOTALL,
+    re.DOTALL | re.IGNORECASE,
 )
+# Reflex messages that quote a client's event or payload: keep the words, drop the data.
+_REFLEX_PAYLOADS = [
+    (re.compile(r"(with value ').*?(' and type hint)", re.DOTALL), r"\1[redacted]\2"),
+    (re.compile(r"((?:Event data|Failed to deserialize event data): ).*"), r"\1[redacted]"),
+    (re.compile(r"(must be a dictionary, but received ).*?( of type)", re.DOTALL), r"\1[redacted]\2"),
+    (re.compile(r"(event queue entry for Event\(name=(['\"]).*?\2).*?(\s*\[txid=)", re.DOTALL), r"\1, ...)\3"),
+]
 REDACTED = "'[redacted]'"
-_KEY_HINT = "password"
+_HINTS = ("password", "event", "value")
 
 _installed = False
 
 
 def redact(text: str) -> str:
-    """Replace every password value in text."""
-    if _KEY_HINT not in text:
+    """Drop client payloads quoted by Reflex, and replace every password value."""
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _HINTS):
         return text
+    for pattern, replacement in _REFLEX_PAYLOADS:
+        text = pattern.sub(replacement, text)
     return _SECRET_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
 
 

@@ -78,6 +78,8 @@ def start_app_server(db_url: str, log_path: Path, extra_env: dict[str, str] | No
         "REFLEX_DB_URL": db_url,
         "REFLEX_WEB_WORKDIR": str(log_path.parent / ".web"),
         "REFLEX_STATES_WORKDIR": str(log_path.parent / ".states"),
+        # Save state as each event finishes, so tests can inspect it without waiting.
+        "REFLEX_STATE_MANAGER_DISK_DEBOUNCE_SECONDS": "0",
         "REFLEX_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "0",

@@ -39,8 +39,12 @@ class SignupState(rx.State):
     rejections: int = 0
 
     @rx.event
-    async def submit(self, form_data: SignupForm | None = None, **_ignored: object) -> AsyncIterator[None]:
-        """Create the account from the submitted form."""
+    async def submit(self, /, form_data: SignupForm | None = None, **_ignored: object) -> AsyncIterator[None]:
+        """Create the account from the submitted form.
+
+        Clients can send any payload keys: unknown ones (even "self", hence the
+        positional-only marker) are ignored rather than crashing the call.
+        """
         if self.pending or self.welcome_name:
             return
         self.pending = True

@@ -46,3 +46,23 @@ def test_installed_factory_redacts_messages_and_tracebacks(caplog: pytest.LogCap
             logger.exception("Error in event")
     assert caplog.records
     assert "Sentinel" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # Reflex's messages that quote a whole client payload, whatever its shape.
+        "Error transforming event argument 'form_data' with value "
+        "'{'__reflex_form_data__': 'password=Sentinel-1'}' and type hint 'SignupForm'",
+        "Received event from session abc with no associated token. Event data: {'payload': 'Sentinel-2'}",
+        "Failed to deserialize event data: {'name': 1, 'payload': ['Sentinel-3']}.",
+        "Event data must be a dictionary, but received ['Sentinel-4'] of type <class 'list'>.",
+        "Error processing event queue entry for Event(name='state.nope', payload={'p': 'Sentinel-5'}, "
+        "router_data={'token': 't'}) [txid=1]:",
+        "{'PASSWORD': 'Sentinel-6'}",
+    ],
+)
+def test_reflex_payload_messages_lose_their_data(message: str) -> None:
+    clean = log_redaction.redact(message)
+    assert "Sentinel" not in clean
+    assert clean.split(" ")[0] == message.split(" ")[0]

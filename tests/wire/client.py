@@ -1,0 +1,199 @@
+"""A Reflex websocket client that talks to the signup app exactly as the browser does.
+
+Captured from Chromium against `reflex run --env prod` (0.10.1): the browser opens
+`/_event/?token=<uuid>` and puts its boot event, `hydrate_and_load` with the hashes
+of the compiled initial state, in the socket.io CONNECT packet, next to the
+frontend's state schema. The server answers with two deltas: the state snapshot
+(with `is_hydrated` false), then `is_hydrated` true. Events are then emitted as
+`["event", {"name", "payload", "router_data"}]` on the `/_event` namespace (no token
+in the event: the server takes it from the connection), and every update comes
+back as an `event` message `{"delta": {state: {var_rx_state_: value}}, "events": [...]}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import engineio.json
+import socketio
+import socketio.packet
+from reflex.state import State, _resolve_delta, state_snapshot_hashes
+from reflex_base.constants import Reflex
+from reflex_base.constants.state import FIELD_MARKER
+from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
+
+import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
+from signup_app.transports.websocket import SignupState
+
+NAMESPACE = "/_event"
+SOCKETIO_PATH = "_event"
+ROUTER_DATA: Mapping[str, str] = {"pathname": "/", "asPath": "/"}
+ROOT_STATE = State.get_full_name()
+SIGNUP_STATE = SignupState.get_full_name()
+SUBMIT_EVENT = f"{SIGNUP_STATE}.submit"
+HYDRATE_EVENT = f"{ROOT_STATE}.hydrate_and_load"
+# How long any one wait for the server's answer may take.
+WAIT_S = 20.0
+
+Message = dict[str, Any]
+
+
+@functools.cache
+def initial_state_hashes() -> list[str]:
+    """The hashes of the compiled initial state that the browser sends on its first hydrate."""
+    snapshot = asyncio.run(_resolve_delta(State(_reflex_internal_init=True).dict(initial=True)))
+    return state_snapshot_hashes(snapshot)
+
+
+async def _initial_state_hashes() -> list[str]:
+    # asyncio.run cannot nest in a running loop: compute once in a worker thread.
+    return await asyncio.to_thread(initial_state_hashes)
+
+
+def form(**fields: object) -> dict[str, list[list[object]]]:
+    """Form data as the browser wraps it: its [name, value] entries in order."""
+    return {FORM_DATA_ENTRIES_KEY: [[name, value] for name, value in fields.items()]}
+
+
+def state_vars(message: Message, state_name: str = SIGNUP_STATE) -> dict[str, Any] | None:
+    """One state's vars in a message's delta, with Reflex's var suffix removed."""
+    changes = (message.get("delta") or {}).get(state_name)
+    if changes is None:
+        return None
+    return {name.removesuffix(FIELD_MARKER): value for name, value in changes.items()}
+
+
+def settled(message: Message) -> bool:
+    """Whether a message ends a submit: SignupState's pending flag back to false."""
+    return (state_vars(message) or {}).get("pending") is False
+
+
+@dataclass
+class WireClient:
+    """One browser tab: a token, a socket.io connection and every frame the server sent it."""
+
+    base_url: str
+    token: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Raw socket.io packets received from the server, in order (CONNECT ack included).
+    frames: list[str] = field(default_factory=list)
+    # Decoded (event name, data) pairs the server emitted, in order.
+    received: list[tuple[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._sio = _RecordingClient(self._on_frame, reconnection=False, serializer=_Packet)
+        self._sio.on("*", self._on_event, namespace=NAMESPACE)
+
+    @property
+    def messages(self) -> list[Message]:
+        """The `event` messages (state updates) received so far."""
+        return [data for name, data in self.received if name == "event"]
+
+    async def connect(self) -> None:
+        """Connect with the browser's boot event and wait until the tab is hydrated."""
+        boot = {
+            "name": HYDRATE_EVENT,
+            "payload": {"hashes": await _initial_state_hashes()},
+            "router_data": dict(ROUTER_DATA),
+        }
+        await self._sio.connect(
+            f"{self.base_url}?token={self.token}",
+            headers={"Origin": self.base_url, "Sec-WebSocket-Protocol": Reflex.VERSION},
+            auth={"event": boot, "state_schema": State._to_frontend_schema()},
+            transports=["websocket"],
+            namespaces=[NAMESPACE],
+            socketio_path=SOCKETIO_PATH,
+            wait_timeout=WAIT_S,
+        )
+        await self.wait_for(lambda m: (state_vars(m, ROOT_STATE) or {}).get("is_hydrated") is True)
+
+    async def barrier(self) -> None:
+        """Hydrate again and wait for it: the tab's earlier events are then fully processed.
+
+        Events of one tab run one at a time under its state lock, and the state is
+        saved before the lock is released, so this also means the state is on disk.
+        """
+        start = len(self.messages)
+        boot = {"hashes": await _initial_state_hashes()}
+        await self.emit(HYDRATE_EVENT, boot)
+        await self.wait_for(lambda m: (state_vars(m, ROOT_STATE) or {}).get("is_hydrated") is True, start)
+
+    async def close(self) -> None:
+        """Disconnect, as closing the tab does."""
+        await self._sio.disconnect()
+
+    async def emit(self, name: str, payload: object) -> None:
+        """Send one event, shaped as the browser's."""
+        event = {"name": name, "payload": payload, "router_data": dict(ROUTER_DATA)}
+        await self._sio.emit("event", event, namespace=NAMESPACE)
+
+    async def submit(self, form_data: object, extra: Mapping[str, object] | None = None) -> int:
+        """Submit the signup form (extra: more payload keys); returns the index of its first answer."""
+        start = len(self.messages)
+        await self.emit(SUBMIT_EVENT, {"form_data": form_data, **(extra or {})})
+        return start
+
+    async def submit_and_settle(
+        self,
+        form_data: object,
+        extra: Mapping[str, object] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Submit, wait for `pending` to go back to false, and return the signup deltas in order."""
+        start = await self.submit(form_data, extra)
+        await self.wait_for(settled, start)
+        return self.signup_deltas(start)
+
+    def signup_deltas(self, start: int = 0) -> list[dict[str, Any]]:
+        """The SignupState deltas among the messages from index `start` on."""
+        return [d for m in self.messages[start:] if (d := state_vars(m)) is not None]
+
+    async def wait_for(self, predicate: Callable[[Message], bool], start: int = 0) -> Message:
+        """The first message from index `start` on that satisfies predicate, waiting up to WAIT_S."""
+        async with asyncio.timeout(WAIT_S), self._changed:
+            while True:
+                for message in self.messages[start:]:
+                    if predicate(message):
+                        return message
+                await self._changed.wait()
+
+    def frontend_events(self) -> Iterator[dict[str, Any]]:
+        """The frontend events (toasts, alerts, redirects) the server asked the tab to run."""
+        for message in self.messages:
+            yield from message.get("events") or []
+
+    async def _on_event(self, name: str, data: Any = None) -> None:
+        self.received.append((name, data))
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _on_frame(self, frame: str | bytes) -> None:
+        self.frames.append(frame if isinstance(frame, str) else frame.decode("utf-8", "replace"))
+
+
+class _Packet(socketio.packet.Packet):
+    """python-socketio's packet with its own json module.
+
+    Creating the app (imported above) gives socketio's shared Packet class Reflex's
+    encoder; this client keeps encoding as python-socketio does by default
+    (json.dumps: non-ASCII and lone surrogates escaped as \\uXXXX, NaN as NaN).
+    """
+
+    json = engineio.json
+
+
+class _RecordingClient(socketio.AsyncClient):
+    """A socket.io client that hands every raw packet from the server to a recorder first."""
+
+    def __init__(self, record: Callable[[str | bytes], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._record = record
+
+    async def _handle_eio_message(self, data: str | bytes) -> None:
+        # python-socketio's single entry point for server packets (5.x).
+        self._record(data)
+        await super()._handle_eio_message(data)

@@ -1,0 +1,109 @@
+"""Fixtures for the wire tests: browser-like clients, the accounts table and the server's log."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from signup_app.accounts.models import Account
+from tests.app_server import ROOT, AppServer
+from tests.wire.client import SIGNUP_STATE, WireClient
+
+ClientFactory = Callable[[], Awaitable[WireClient]]
+
+
+@dataclass
+class Accounts:
+    """Read access to the server's accounts table."""
+
+    engine: Engine
+
+    def count(self) -> int:
+        with Session(self.engine) as session:
+            return session.exec(select(sa.func.count()).select_from(Account)).one()
+
+    def with_email(self, email: str) -> list[Account]:
+        """The accounts whose email matches, ignoring letter case (as the unique index does)."""
+        with Session(self.engine) as session:
+            query = select(Account).where(sa.func.lower(Account.email) == email.lower())
+            return list(session.exec(query).all())
+
+
+@dataclass
+class LogWindow:
+    """The server's log from the moment the window was opened."""
+
+    server: AppServer
+    offset: int
+
+    def text(self) -> str:
+        return self.server.log_text()[self.offset :]
+
+    def compact(self) -> str:
+        """The text without whitespace: Rich wraps long log lines at 80 columns."""
+        return "".join(self.text().split())
+
+
+@pytest.fixture(scope="session")
+def accounts(app_server: AppServer) -> Iterator[Accounts]:
+    """The accounts table of the server's database."""
+    engine = sa.create_engine(app_server.db_url)
+    try:
+        yield Accounts(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def server_log(app_server: AppServer) -> LogWindow:
+    """The server's log written during this test."""
+    return LogWindow(app_server, len(app_server.log_text()))
+
+
+@pytest.fixture(scope="session")
+def states_dir(app_server: AppServer) -> Path:
+    """Where the server's disk state manager writes its pickles.
+
+    tests/app_server.py points REFLEX_STATES_WORKDIR beside the log; a server started
+    without it uses Reflex's default, `.states` in its working directory (ROOT).
+    """
+    beside_log = app_server.log_path.parent / ".states"
+    return beside_log if beside_log.is_dir() else ROOT / ".states"
+
+
+@pytest.fixture
+async def connect(app_server: AppServer) -> AsyncIterator[ClientFactory]:
+    """Opens hydrated browser-like clients (one token each); closes them after the test."""
+    clients: list[WireClient] = []
+
+    async def open_client() -> WireClient:
+        client = WireClient(app_server.url)
+        clients.append(client)
+        await client.connect()
+        return client
+
+    try:
+        yield open_client
+    finally:
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+
+
+def state_file(folder: Path, token: str, state_name: str = SIGNUP_STATE) -> Path:
+    """The pickle the disk state manager writes for one state of one tab."""
+    # reflex.istate.manager.disk: md5 of BaseStateToken's key "<token>_<state full name>".
+    return folder / f"{hashlib.md5(f'{token}_{state_name}'.encode()).hexdigest()}.pkl"  # noqa: S324
+
+
+def files_modified_since(folder: Path, since: float) -> list[Path]:
+    """Files in folder whose modification time is at or after `since`."""
+    if not folder.is_dir():
+        return []
+    return [path for path in folder.iterdir() if path.is_file() and path.stat().st_mtime >= since]
