@@ -16,5 +16,8 @@ config = rx.Config(
     db_url=DEFAULT_DATABASE_URL,
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    # Origins whose pages may open the websocket and post the signup routes
+    # (REFLEX_CORS_ALLOWED_ORIGINS, comma-separated, overrides). Never "*".
+    cors_allowed_origins=["http://localhost:3000", "http://127.0.0.1:3000"],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -1,12 +1,18 @@
-"""The Reflex app: the signup page and its event handler."""
+"""The Reflex app: the signup page, its websocket handler, and the HTTP routes onto the same action."""
 
 import reflex as rx
+from starlette.applications import Starlette
 
 from signup_app import log_redaction
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
 from signup_app.pages.signup import signup_page
+from signup_app.transports import form_post, json_api
 
 log_redaction.install()
 
-app = rx.App(stylesheets=["/signup.css"])
+app = rx.App(
+    stylesheets=["/signup.css"],
+    # The HTTP doors onto the same action; they match before Reflex's own routes.
+    api_transformer=Starlette(routes=[*form_post.routes, *json_api.routes]),
+)
 app.add_page(signup_page, route="/", title="Create your account · signup_app")

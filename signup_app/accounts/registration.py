@@ -20,6 +20,8 @@ from signup_app.accounts.validation import FieldErrors, SignupInput, clean_signu
 logger = logging.getLogger(__name__)
 
 EMAIL_TAKEN = "An account with this email address already exists."
+# Shown by every transport when the action fails for a reason that is not the user's.
+SERVER_ERROR = "Something went wrong on our side. Please try again."
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import reflex as rx
 from reflex.vars.base import Var, VarData
 
 from signup_app.accounts.validation import FORM, help_texts
+from signup_app.transports import form_post
 from signup_app.transports.websocket import SignupState
 
 _HELP = help_texts()
@@ -57,8 +58,19 @@ def _field(
     )
 
 
+def form_action() -> str:
+    """Where the browser posts the form when JavaScript is off: the backend's form route.
+
+    Relative when one port serves both (production); the backend's URL otherwise (dev).
+    """
+    config = rx.config.get_config()
+    if config.frontend_port == config.backend_port:
+        return form_post.PATH
+    return config.api_url.rstrip("/") + form_post.PATH
+
+
 def signup_form() -> rx.Component:
-    """The form. method=post keeps the password out of URLs even before hydration."""
+    """The form: the websocket handler with JavaScript, a plain POST to the form route without."""
     form_error = SignupState.errors.get(FORM, "")
     ready = SignupState.is_hydrated & ~SignupState.pending
     return rx.el.form(
@@ -80,6 +92,7 @@ def signup_form() -> rx.Component:
         ),
         id="signup-form",
         method="post",
+        action=form_action(),
         no_validate=True,
         on_submit=SignupState.submit,
         class_name="card",

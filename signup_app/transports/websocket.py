@@ -14,11 +14,10 @@ from typing import TypedDict
 import reflex as rx
 
 from signup_app.accounts import Registered, register_account
+from signup_app.accounts.registration import SERVER_ERROR
 from signup_app.accounts.validation import FORM, FieldErrors
 
 logger = logging.getLogger(__name__)
-
-SERVER_ERROR = "Something went wrong on our side. Please try again."
 
 
 class SignupForm(TypedDict, total=False):

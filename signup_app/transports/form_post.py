@@ -1,0 +1,88 @@
+"""The form POST transport: the signup form's `action`, used when JavaScript is off.
+
+Same action, same messages: a rejected submit re-renders the form with each
+field's error; a created account answers 303 to a confirmation page.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, quote, unquote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from signup_app.accounts import Registered, register_account
+from signup_app.accounts.registration import SERVER_ERROR
+from signup_app.accounts.validation import FIELDS, FORM
+from signup_app.pages.signup_html import signup_form_page, welcome_page
+from signup_app.transports.http import CROSS_SITE, BodyTooLarge, is_cross_site, media_type, read_body
+
+logger = logging.getLogger(__name__)
+
+PATH = "/signup"
+WELCOME_PATH = "/signup/welcome"
+MAX_BODY_BYTES = 16 * 1024
+_WELCOME_COOKIE = "signup_welcome"
+
+NOT_A_FORM = "The form could not be read. Reload the page and try again."
+TOO_LARGE = "The form is too large. Shorten your entries and try again."
+
+
+def _form_page(status: int, errors: dict[str, str], values: dict[str, str] | None = None) -> HTMLResponse:
+    return HTMLResponse(signup_form_page(PATH, errors, values or {}), status_code=status)
+
+
+def _parse_form(body: bytes) -> dict[str, str]:
+    """The urlencoded fields; raises ValueError on bytes that are not UTF-8."""
+    pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=len(FIELDS) + 5)
+    return dict(pairs)
+
+
+async def submit(request: Request) -> Response:
+    """Create an account from a form-encoded POST."""
+    if request.method != "POST":
+        # Someone opened the form's address: show them the form.
+        return RedirectResponse("/", status_code=303)
+    if is_cross_site(request):
+        return _form_page(403, {FORM: CROSS_SITE})
+    if media_type(request) != "application/x-www-form-urlencoded":
+        return _form_page(415, {FORM: NOT_A_FORM})
+    try:
+        fields = _parse_form(await read_body(request, MAX_BODY_BYTES))
+    except BodyTooLarge:
+        return _form_page(413, {FORM: TOO_LARGE})
+    except ValueError:
+        return _form_page(400, {FORM: NOT_A_FORM})
+
+    kept = {
+        k: fields[k] for k in ("name", "email") if isinstance(fields.get(k), str) and len(fields[k]) <= 1000
+    }
+    try:
+        result = await run_in_threadpool(register_account, fields)
+    except Exception:
+        logger.exception("signup failed")
+        return _form_page(503, {FORM: SERVER_ERROR}, kept)
+    if isinstance(result, Registered):
+        response = RedirectResponse(WELCOME_PATH, status_code=303)
+        response.set_cookie(
+            _WELCOME_COOKIE,
+            quote(result.account.name),
+            max_age=300,
+            path=WELCOME_PATH,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+    return _form_page(422, result.errors, kept)
+
+
+async def welcome(request: Request) -> HTMLResponse:
+    """The confirmation page a successful no-JS signup is redirected to."""
+    name = request.cookies.get(_WELCOME_COOKIE)
+    return HTMLResponse(welcome_page(unquote(name)[:100] if name else None))
+
+
+routes = [Route(PATH, submit, methods=None), Route(WELCOME_PATH, welcome, methods=["GET"])]

@@ -1,0 +1,48 @@
+"""What the HTTP transports share: the cross-site check and a size-capped body read."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from reflex.config import get_config
+from starlette.requests import Request
+
+CROSS_SITE = "Cross-site requests are not accepted. Submit the form from this site."
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the route's limit."""
+
+
+def is_cross_site(request: Request) -> bool:
+    """Whether the request comes from a page of another site.
+
+    An Origin is accepted when it is this server's own host or one of the
+    configured origins (REFLEX_CORS_ALLOWED_ORIGINS). Without an Origin, a
+    browser's Sec-Fetch-Site still tells; scripts send neither and are accepted.
+    """
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        allowed = get_config().cors_allowed_origins
+        if "*" in allowed or origin in allowed:
+            return False
+        return urlsplit(origin).netloc != request.headers.get("host")
+    return request.headers.get("sec-fetch-site") == "cross-site" or origin == "null"
+
+
+def media_type(request: Request) -> str:
+    """The Content-Type without parameters, lower-cased."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing to buffer more than limit bytes whatever Content-Length claims."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)

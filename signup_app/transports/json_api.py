@@ -1,0 +1,141 @@
+"""The JSON transport: POST /api/signup, for scripts and other clients.
+
+A thin door onto register_account: the same validation, the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from signup_app.accounts import Registered, register_account
+from signup_app.accounts.registration import SERVER_ERROR
+from signup_app.accounts.validation import FIELDS, FORM
+from signup_app.transports.http import CROSS_SITE, BodyTooLarge, is_cross_site, media_type, read_body
+
+logger = logging.getLogger(__name__)
+
+PATH = "/api/signup"
+OPENAPI_PATH = "/api/openapi.json"
+MAX_BODY_BYTES = 16 * 1024
+
+NOT_JSON = "Send the fields as application/json."
+TOO_LARGE = f"The request body must be at most {MAX_BODY_BYTES // 1024} KB."
+BAD_JSON = "The request body is not valid JSON."
+
+
+def _errors(status: int, errors: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"errors": errors}, status_code=status)
+
+
+async def signup(request: Request) -> JSONResponse:
+    """Create an account from a JSON body {"name", "email", "password"}."""
+    if request.method != "POST":
+        return JSONResponse({"errors": {FORM: "Use POST."}}, status_code=405, headers={"Allow": "POST"})
+    if is_cross_site(request):
+        return _errors(403, {FORM: CROSS_SITE})
+    if media_type(request) != "application/json":
+        return _errors(415, {FORM: NOT_JSON})
+    try:
+        body = await read_body(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        return _errors(413, {FORM: TOO_LARGE})
+    try:
+        attrs = json.loads(body)
+    except ValueError:  # invalid JSON or invalid UTF-8
+        return _errors(400, {FORM: BAD_JSON})
+
+    try:
+        result = await run_in_threadpool(register_account, attrs)
+    except Exception:
+        logger.exception("signup failed")
+        return _errors(503, {FORM: SERVER_ERROR})
+    if isinstance(result, Registered):
+        account = result.account
+        return JSONResponse({"id": account.id, "name": account.name, "email": account.email}, status_code=201)
+    return _errors(422, result.errors)
+
+
+def _error_response(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
+    }
+
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "signup_app", "version": "1.0.0"},
+    "paths": {
+        PATH: {
+            "post": {
+                "operationId": "signup",
+                "summary": "Create an account",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signup"}}},
+                },
+                "responses": {
+                    "201": {
+                        "description": "The account was created.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Account"}}},
+                    },
+                    "400": _error_response("The body is not valid JSON."),
+                    "403": _error_response("The request came from another site."),
+                    "413": _error_response(f"The body is over {MAX_BODY_BYTES} bytes."),
+                    "415": _error_response("The body is not application/json."),
+                    "422": _error_response("A field is invalid, or the email address is taken."),
+                    "503": _error_response("The service is temporarily unavailable."),
+                },
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "Signup": {
+                "type": "object",
+                "required": list(FIELDS),
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "email": {"type": "string", "format": "email", "maxLength": 254},
+                    "password": {"type": "string", "minLength": 15, "maxLength": 128, "format": "password"},
+                },
+            },
+            "Account": {
+                "type": "object",
+                "required": ["id", "name", "email"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "email": {"type": "string"},
+                },
+            },
+            "Errors": {
+                "type": "object",
+                "required": ["errors"],
+                "properties": {
+                    "errors": {
+                        "type": "object",
+                        "description": 'Field name (or "form") to message.',
+                        "additionalProperties": {"type": "string"},
+                    }
+                },
+            },
+        }
+    },
+}
+
+
+async def openapi(_request: Request) -> JSONResponse:
+    """The OpenAPI document of the JSON route."""
+    return JSONResponse(OPENAPI)
+
+
+# Every method reaches the handler, so anything but POST gets 405 rather than the frontend's 404.
+routes = [Route(PATH, signup, methods=None), Route(OPENAPI_PATH, openapi, methods=["GET"])]
