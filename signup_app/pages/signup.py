@@ -35,6 +35,30 @@ class FocusAfterSubmit(rx.Fragment):
         ]
 
 
+class SubmitButton(rx.el.Button):
+    """A submit button that works with JavaScript off and waits for hydration with it on.
+
+    The prerendered HTML has it enabled, so a browser without JavaScript can post
+    the form. Once React has mounted (jsMounted), it stays disabled until the
+    websocket has hydrated the page, and while the action runs.
+    """
+
+    def add_imports(self) -> dict:
+        return {"react": ["useEffect", "useState"]}
+
+    def add_hooks(self) -> list[str | Var]:
+        return [
+            "const [jsMounted, setJsMounted] = useState(false);",
+            "useEffect(() => setJsMounted(true), []);",
+        ]
+
+    @classmethod
+    def create(cls, *children: object, busy: Var[bool], **props: object) -> rx.Component:
+        waiting = ~SignupState.is_hydrated | busy
+        props["disabled"] = Var(f"(jsMounted && {waiting})", _var_data=waiting._get_all_var_data()).to(bool)
+        return super().create(*children, **props)
+
+
 def _field(
     name: str, label: str, input_type: str, autocomplete: str, hint: str | None = None
 ) -> rx.Component:
@@ -72,7 +96,6 @@ def form_action() -> str:
 def signup_form() -> rx.Component:
     """The form: the websocket handler with JavaScript, a plain POST to the form route without."""
     form_error = SignupState.errors.get(FORM, "")
-    ready = SignupState.is_hydrated & ~SignupState.pending
     return rx.el.form(
         rx.el.h1("Create your account", class_name="title"),
         rx.el.p("It takes less than a minute.", class_name="subtitle"),
@@ -82,11 +105,11 @@ def signup_form() -> rx.Component:
         _field("name", "Name", "text", "name"),
         _field("email", "Email", "email", "email"),
         _field("password", "Password", "password", "new-password", hint=_HELP["password"]),
-        rx.el.button(
+        SubmitButton.create(
             rx.cond(SignupState.pending, "Creating account…", "Create account"),
+            busy=SignupState.pending,
             type="submit",
             id="submit",
-            disabled=~ready,
             aria_busy=rx.cond(SignupState.pending, "true", "false"),
             class_name="button",
         ),

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from playwright.async_api import Browser, Page, WebSocket, expect
+from playwright.async_api import Page, WebSocket, WebSocketRoute, expect
 
 from tests.app_server import AppServer
 
@@ -202,7 +202,7 @@ class _FormMarkup(HTMLParser):
             self._label_for = None
 
 
-async def test_prerendered_markup_is_an_accessible_post_form_with_submit_disabled(
+async def test_prerendered_markup_is_an_accessible_post_form_with_submit_enabled(
     app_server: AppServer,
 ) -> None:
     html = await asyncio.to_thread(http_get, f"{app_server.url}/")
@@ -223,20 +223,23 @@ async def test_prerendered_markup_is_an_accessible_post_form_with_submit_disable
     submit = [b for b in markup.buttons if b.get("id") == "submit"]
     assert len(submit) == 1, markup.buttons
     assert submit[0].get("type") == "submit"
-    assert "disabled" in submit[0], "submit must be disabled until the page is hydrated"
+    # Enabled in the HTML: without JavaScript the browser posts the form to the backend.
+    assert "disabled" not in submit[0], "the prerendered submit must work without JavaScript"
+    assert signup_forms[0].get("action") == "/signup"
 
 
-async def test_prerendered_submit_is_disabled_without_javascript(
-    browser: Browser, app_server: AppServer
-) -> None:
-    context = await browser.new_context(java_script_enabled=False)
-    try:
-        page = await context.new_page()
-        await page.goto(f"{app_server.url}/")
-        await expect(page.get_by_role("button", name=IDLE)).to_be_disabled()
-        await expect(page.locator("form#signup-form")).to_have_attribute("method", re.compile("^post$", re.I))
-    finally:
-        await context.close()
+async def test_submit_waits_for_hydration_once_javascript_runs(page: Page, app_server: AppServer) -> None:
+    """With JavaScript, the button is disabled from mount until the websocket hydrates the page."""
+    held: list[WebSocketRoute] = []
+
+    async def hold(ws: WebSocketRoute) -> None:
+        held.append(ws)  # accepted by the page, never connected to the server: no hydration
+
+    await page.route_web_socket(re.compile(r".*/_event/.*"), hold)
+    await page.goto(f"{app_server.url}/")
+    submit = page.get_by_role("button", name=IDLE)
+    await expect(submit).to_be_disabled()
+    assert held, "the page opened its websocket"
 
 
 async def test_hydrated_page_labels_inputs_and_enables_submit(page: Page, app_server: AppServer) -> None:
