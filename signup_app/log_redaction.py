@@ -24,7 +24,10 @@ _REFLEX_PAYLOADS = [
     (re.compile(r"(with value ').*?(' and type hint)", re.DOTALL), r"\1[redacted]\2"),
     (re.compile(r"((?:Event data|Failed to deserialize event data): ).*"), r"\1[redacted]"),
     (re.compile(r"(must be a dictionary, but received ).*?( of type)", re.DOTALL), r"\1[redacted]\2"),
-    (re.compile(r"(event queue entry for Event\(name=(['\"]).*?\2).*?(\s*\[txid=)", re.DOTALL), r"\1, ...)\3"),
+    (
+        re.compile(r"(event queue entry for Event\(name=(['\"]).*?\2).*?(\s*\[txid=)", re.DOTALL),
+        r"\1, ...)\3",
+    ),
 ]
 REDACTED = "'[redacted]'"
 _HINTS = ("password", "event", "value")

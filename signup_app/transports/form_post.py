@@ -18,7 +18,14 @@ from signup_app.accounts import Registered, register_account
 from signup_app.accounts.registration import SERVER_ERROR
 from signup_app.accounts.validation import FIELDS, FORM
 from signup_app.pages.signup_html import signup_form_page, welcome_page
-from signup_app.transports.http import CROSS_SITE, BodyTooLarge, is_cross_site, media_type, read_body
+from signup_app.transports.http import (
+    ALL_METHODS,
+    CROSS_SITE,
+    BodyTooLarge,
+    is_cross_site,
+    media_type,
+    read_body,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,4 +92,4 @@ async def welcome(request: Request) -> HTMLResponse:
     return HTMLResponse(welcome_page(unquote(name)[:100] if name else None))
 
 
-routes = [Route(PATH, submit, methods=None), Route(WELCOME_PATH, welcome, methods=["GET"])]
+routes = [Route(PATH, submit, methods=ALL_METHODS), Route(WELCOME_PATH, welcome, methods=["GET"])]

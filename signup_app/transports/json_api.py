@@ -16,7 +16,14 @@ from starlette.routing import Route
 from signup_app.accounts import Registered, register_account
 from signup_app.accounts.registration import SERVER_ERROR
 from signup_app.accounts.validation import FIELDS, FORM
-from signup_app.transports.http import CROSS_SITE, BodyTooLarge, is_cross_site, media_type, read_body
+from signup_app.transports.http import (
+    ALL_METHODS,
+    CROSS_SITE,
+    BodyTooLarge,
+    is_cross_site,
+    media_type,
+    read_body,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -137,5 +144,4 @@ async def openapi(_request: Request) -> JSONResponse:
     return JSONResponse(OPENAPI)
 
 
-# Every method reaches the handler, so anything but POST gets 405 rather than the frontend's 404.
-routes = [Route(PATH, signup, methods=None), Route(OPENAPI_PATH, openapi, methods=["GET"])]
+routes = [Route(PATH, signup, methods=ALL_METHODS), Route(OPENAPI_PATH, openapi, methods=["GET"])]
