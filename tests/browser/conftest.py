@@ -62,3 +62,14 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         yield await context.new_page()
     finally:
         await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def no_js_page(browser: Browser) -> AsyncIterator[Page]:
+    """A page in its own context with JavaScript disabled: what a browser without scripts sees."""
+    context = await browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()

@@ -1,0 +1,275 @@
+"""The signup journey with JavaScript off (the form POST route) and on (the websocket only).
+
+Against the production server (`app_server`): its prerendered HTML is all a browser without
+JavaScript ever gets, so that HTML alone must let the user sign up. Nothing here sleeps:
+Playwright's expect() retries, and navigations are awaited through their responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from html.parser import HTMLParser
+from urllib.parse import quote, quote_plus, urlsplit
+
+import pytest
+from playwright.async_api import Page, Request, Response, WebSocket, expect
+
+from signup_app.accounts.validation import clean_signup
+from tests.app_server import AppServer
+from tests.browser.test_signup_browser import (
+    IDLE,
+    WebSocketLog,
+    account_rows,
+    fill_form,
+    http_get,
+    open_signup,
+    unique_email,
+)
+
+# The browser lives on the session event loop (see conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+LABELS = {"name": "Name", "email": "Email", "password": "Password"}
+BAD_EMAIL = "not-an-email"
+
+
+def short_password() -> str:
+    """Under 15 characters, and distinctive enough to search for in URLs and pages."""
+    return f"x{uuid.uuid4().hex[:9]}"
+
+
+def good_password() -> str:
+    return f"copper kettle {uuid.uuid4().hex[:8]} orbit lantern"
+
+
+def expected_errors(name: str, email: str, password: str) -> dict[str, str]:
+    """What register_account answers for these fields: clean_signup's messages, as they are."""
+    errors = clean_signup({"name": name, "email": email, "password": password})
+    assert isinstance(errors, dict), errors
+    return errors
+
+
+def encodings(secret: str) -> set[str]:
+    """The forms a secret takes in a URL."""
+    return {secret, quote(secret), quote_plus(secret), quote(secret, safe="")}
+
+
+def urls_carrying(urls: list[str], *secrets: str) -> list[str]:
+    return [
+        url
+        for url in urls
+        if "password=" in url or any(form in url for secret in secrets for form in encodings(secret))
+    ]
+
+
+def is_form_post(response: Response) -> bool:
+    return response.request.method == "POST" and urlsplit(response.url).path == "/signup"
+
+
+def submit_button_markup(html: str) -> str:
+    """The submit button's start tag in the HTML, for failure messages."""
+    match = re.search(r"<button\b[^>]*\bid=\"submit\"[^>]*>", html)
+    return match.group(0) if match else "(no <button id=submit> in the HTML)"
+
+
+async def expect_invalid_with_message(page: Page, field_id: str, message: str) -> None:
+    """aria-invalid="true", and one element named by aria-describedby holds exactly the message."""
+    field_input = page.locator(f"#{field_id}")
+    await expect(field_input).to_have_attribute("aria-invalid", "true")
+    ids = (await field_input.get_attribute("aria-describedby") or "").split()
+    assert ids, f"#{field_id} has no aria-describedby"
+    described = page.locator(", ".join(f"[id='{i}']" for i in ids))
+    await expect(described.filter(has_text=message)).to_have_count(1)
+    # Byte for byte: expect() normalises whitespace, textContent does not.
+    texts = await described.all_text_contents()
+    assert message in texts, (message, texts)
+    await expect(field_input).to_have_accessible_description(re.compile(re.escape(message)))
+
+
+async def expect_valid(page: Page, field_id: str) -> None:
+    await expect(page.locator(f"#{field_id}")).to_have_attribute("aria-invalid", "false")
+    assert await page.locator(f"#{field_id}-error").text_content() == ""
+
+
+async def expect_labelled_form(page: Page) -> None:
+    """The form's inputs, each reached through its <label for>, and its submit button."""
+    for field_id, label in LABELS.items():
+        await expect(page.get_by_label(label, exact=True)).to_have_id(field_id)
+        await expect(page.locator(f"label[for='{field_id}']")).to_have_text(label)
+    await expect(page.get_by_role("button", name=IDLE)).to_have_attribute("type", "submit")
+
+
+# --- 1. JavaScript off: the form posts to /signup --------------------------------------------------
+
+
+async def test_without_javascript_the_user_can_submit(no_js_page: Page, app_server: AppServer) -> None:
+    """The prerendered submit is usable: enabled, and Enter in a field posts the form."""
+    page = no_js_page
+    button = submit_button_markup(await asyncio.to_thread(http_get, f"{app_server.url}/"))
+    await page.goto(f"{app_server.url}/")
+    await expect_labelled_form(page)
+    await expect(
+        page.locator("#submit"), f"with JavaScript off nobody can submit; the page serves {button}"
+    ).to_be_enabled()
+
+    await fill_form(page, name="Ada Lovelace", email=BAD_EMAIL, password=short_password())
+    # Implicit submission: a browser submits on Enter only when the form's default button is enabled.
+    async with page.expect_response(is_form_post) as posted:
+        await page.get_by_label("Password", exact=True).press("Enter")
+    assert (await posted.value).status == 422
+    await page.wait_for_url(f"{app_server.url}/signup")
+
+
+async def test_without_javascript_errors_come_back_in_a_server_page_then_the_welcome(
+    no_js_page: Page, app_server: AppServer
+) -> None:
+    page = no_js_page
+    name, bad_password, password = "Ada Lovelace", short_password(), good_password()
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request))
+    websockets: list[WebSocket] = []
+    page.on("websocket", lambda ws: websockets.append(ws))
+    button = submit_button_markup(await asyncio.to_thread(http_get, f"{app_server.url}/"))
+    log_before = len(app_server.log_text())
+
+    await page.goto(f"{app_server.url}/")
+    await expect_labelled_form(page)
+    submit = page.locator("#submit")
+    await expect(submit, f"with JavaScript off nobody can submit; the page serves {button}").to_be_enabled()
+
+    # A bad submit: the browser POSTs the form, the server answers 422 with the form and its errors.
+    await fill_form(page, name=name, email=BAD_EMAIL, password=bad_password)
+    async with page.expect_response(is_form_post) as posted:
+        await submit.click()
+    rejected = await posted.value
+    await page.wait_for_url(f"{app_server.url}/signup")
+    assert rejected.status == 422
+    assert urlsplit(rejected.url).query == ""
+    # The password went in the body (so this recording is live), and the server did not echo it.
+    assert f"password={quote_plus(bad_password)}" in (rejected.request.post_data or "")
+    assert bad_password not in await rejected.text()
+
+    errors = expected_errors(name, BAD_EMAIL, bad_password)
+    assert set(errors) == {"email", "password"}, errors
+    await expect_labelled_form(page)
+    for field_id, message in errors.items():
+        await expect_invalid_with_message(page, field_id, message)
+    await expect_valid(page, "name")
+    await expect(page.get_by_label("Name", exact=True)).to_have_value(name)
+    await expect(page.get_by_label("Email", exact=True)).to_have_value(BAD_EMAIL)
+    await expect(page.get_by_label("Password", exact=True)).to_have_value("")
+    assert not urls_carrying([page.url], bad_password), page.url
+
+    # Fixed from the server-rendered page (the name as the server refilled it): 303 to the welcome.
+    email = unique_email()
+    await page.get_by_label("Email", exact=True).fill(email)
+    await page.get_by_label("Password", exact=True).fill(password)
+    async with page.expect_response(lambda r: urlsplit(r.url).path == "/signup/welcome") as welcomed:
+        await page.locator("#submit").click()
+    welcome = await welcomed.value
+    await page.wait_for_url(f"{app_server.url}/signup/welcome")
+    post = welcome.request.redirected_from
+    assert post is not None, "the welcome page was not reached by a redirect"
+    assert post.method == "POST"
+    assert urlsplit(post.url).path == "/signup"
+    assert urlsplit(post.url).query == ""
+    post_response = await post.response()
+    assert post_response is not None
+    assert post_response.status == 303
+    assert post_response.headers.get("location") == "/signup/welcome"
+    assert welcome.status == 200
+
+    await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")
+    await expect(page.get_by_role("status")).to_contain_text("Your account is ready.")
+    rows = account_rows(app_server, email)
+    assert [(row.name, row.email) for row in rows] == [(name, email)]
+
+    urls = [page.url, *(request.url for request in requests)]
+    assert len(urls) > 3
+    assert not urls_carrying(urls, bad_password, password), urls
+    assert [r.method for r in requests if urlsplit(r.url).path == "/signup"] == ["POST", "POST"]
+    assert not websockets, [ws.url for ws in websockets]
+    log = app_server.log_text()[log_before:]
+    assert bad_password not in log
+    assert password not in log
+
+
+# --- 2. JavaScript on: the websocket only ------------------------------------------------------------
+
+
+async def test_with_javascript_the_journey_goes_over_the_websocket_and_never_posts(
+    page: Page, app_server: AppServer
+) -> None:
+    name, bad_password, password = "Mary Jackson", short_password(), good_password()
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request))
+    ws_log = WebSocketLog()
+    page.on("websocket", ws_log.attach)
+
+    await open_signup(page, app_server)
+    await fill_form(page, name=name, email=BAD_EMAIL, password=bad_password)
+    await page.locator("#submit").click()
+    errors = expected_errors(name, BAD_EMAIL, bad_password)
+    assert set(errors) == {"email", "password"}, errors
+    for field_id, message in errors.items():
+        await expect_invalid_with_message(page, field_id, message)
+    await expect_valid(page, "name")
+
+    email = unique_email()
+    await page.get_by_label("Email", exact=True).fill(email)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.locator("#submit").click()
+    await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")
+    rows = account_rows(app_server, email)
+    assert [(row.name, row.email) for row in rows] == [(name, email)]
+
+    posts = [(r.method, r.url) for r in requests if r.method == "POST"]
+    assert not posts, posts
+    assert page.url == f"{app_server.url}/"
+    # Both submits went over the websocket, each with what was in the form then.
+    submits = ws_log.submit_frames()
+    assert len(submits) == 2, submits
+    assert BAD_EMAIL in submits[0]
+    assert bad_password in submits[0]
+    assert email in submits[1]
+    assert password in submits[1]
+    assert not urls_carrying([page.url, *(r.url for r in requests)], bad_password, password)
+
+
+# --- 3. Before hydration ---------------------------------------------------------------------------
+
+
+class _PasswordForms(HTMLParser):
+    """Each form's attributes, and the attributes of the form around each password input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str | None]] = []
+        self.password_forms: list[dict[str, str | None] | None] = []
+        self._open: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "form":
+            self._open = dict(attrs)
+            self.forms.append(self._open)
+        elif tag == "input" and dict(attrs).get("type") == "password":
+            self.password_forms.append(self._open)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._open = None
+
+
+async def test_prerendered_form_posts_so_the_password_never_goes_into_a_url(app_server: AppServer) -> None:
+    html = await asyncio.to_thread(http_get, f"{app_server.url}/")
+    markup = _PasswordForms()
+    markup.feed(html)
+
+    signup_forms = [f for f in markup.forms if f.get("id") == "signup-form"]
+    assert len(signup_forms) == 1, markup.forms
+    assert (signup_forms[0].get("method") or "").lower() == "post", signup_forms[0]
+    assert signup_forms[0].get("action") == "/signup", signup_forms[0]
+    # Every password field on the page is inside that form (a GET form would put it in the URL).
+    assert markup.password_forms == [signup_forms[0]], markup.password_forms
