@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from signup_app.accounts import Registered, register_account
@@ -50,9 +50,11 @@ def _parse_form(body: bytes) -> dict[str, str]:
 
 async def submit(request: Request) -> Response:
     """Create an account from a form-encoded POST."""
-    if request.method != "POST":
+    if request.method in ("GET", "HEAD"):
         # Someone opened the form's address: show them the form.
         return RedirectResponse("/", status_code=303)
+    if request.method != "POST":
+        return PlainTextResponse("Use POST.", status_code=405, headers={"Allow": "GET, HEAD, POST"})
     if is_cross_site(request):
         return _form_page(403, {FORM: CROSS_SITE})
     if media_type(request) != "application/x-www-form-urlencoded":

@@ -8,8 +8,9 @@ from reflex.config import get_config
 from starlette.requests import Request
 
 # A route taking every method answers the wrong ones itself (405, or a redirect)
-# instead of letting them fall through to the frontend's 404.
-ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# instead of letting them fall through to the frontend's 404. (A CORS preflight
+# OPTIONS is answered earlier, by Reflex's CORS middleware.)
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 CROSS_SITE = "Cross-site requests are not accepted. Submit the form from this site."
 

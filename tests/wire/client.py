@@ -79,6 +79,8 @@ class WireClient:
 
     base_url: str
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The Origin header of the handshake; the browser sends its page's origin (base_url).
+    origin: str | None = None
     # Raw socket.io packets received from the server, in order (CONNECT ack included).
     frames: list[str] = field(default_factory=list)
     # Decoded (event name, data) pairs the server emitted, in order.
@@ -103,7 +105,7 @@ class WireClient:
         }
         await self._sio.connect(
             f"{self.base_url}?token={self.token}",
-            headers={"Origin": self.base_url, "Sec-WebSocket-Protocol": Reflex.VERSION},
+            headers={"Origin": self.origin or self.base_url, "Sec-WebSocket-Protocol": Reflex.VERSION},
             auth={"event": boot, "state_schema": State._to_frontend_schema()},
             transports=["websocket"],
             namespaces=[NAMESPACE],

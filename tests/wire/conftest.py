@@ -6,8 +6,11 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -15,7 +18,7 @@ from sqlmodel import Session, select
 
 from signup_app.accounts.models import Account
 from tests.app_server import ROOT, AppServer
-from tests.wire.client import SIGNUP_STATE, WireClient
+from tests.wire.client import SIGNUP_STATE, WAIT_S, WireClient
 
 ClientFactory = Callable[[], Awaitable[WireClient]]
 
@@ -107,3 +110,73 @@ def files_modified_since(folder: Path, since: float) -> list[Path]:
     if not folder.is_dir():
         return []
     return [path for path in folder.iterdir() if path.is_file() and path.stat().st_mtime >= since]
+
+
+# --- The HTTP transports ------------------------------------------------------------------------------
+
+# The ids of the form page's message elements, and the error key each one shows.
+ERROR_ELEMENT_IDS = {f"{key}-error": key for key in ("name", "email", "password", "form")}
+
+
+class _ErrorTexts(HTMLParser):
+    """Collects the text of the elements whose id is one of ERROR_ELEMENT_IDS (entities decoded)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: dict[str, str] = {}
+        self._open: list[tuple[str, str | None]] = []  # (tag, error key or None), innermost last
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element_id = dict(attrs).get("id") or ""
+        key = ERROR_ELEMENT_IDS.get(element_id)
+        if key is not None:
+            assert key not in self.texts, f"two elements with id {element_id!r}"
+            self.texts[key] = ""
+        if tag not in {"input", "meta", "br", "img", "hr", "link"}:  # void elements never close
+            self._open.append((tag, key))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._open:
+            if self._open.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        for _tag, key in reversed(self._open):
+            if key is not None:
+                self.texts[key] += data
+                break
+
+
+def page_error_texts(html: str) -> dict[str, str]:
+    """Every message element of a form page and its text, empty ones included."""
+    parser = _ErrorTexts()
+    parser.feed(html)
+    parser.close()
+    return parser.texts
+
+
+def page_errors(html: str) -> dict[str, str]:
+    """The {field or "form": message} errors a form page shows (its non-empty message elements)."""
+    return {key: text for key, text in page_error_texts(html).items() if text}
+
+
+@pytest.fixture
+async def http(app_server: AppServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the server; it follows no redirects and sends no Origin unless told."""
+    async with httpx.AsyncClient(base_url=app_server.url, timeout=WAIT_S) as client:
+        yield client
+
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def browser_headers(app_server: AppServer) -> dict[str, str]:
+    """What a browser sends with a form POST from the server's own page."""
+    return {"Origin": app_server.url, "Sec-Fetch-Site": "same-origin", "Content-Type": FORM_CONTENT_TYPE}
+
+
+async def post_form(
+    http: httpx.AsyncClient, app_server: AppServer, fields: dict[str, str], path: str = "/signup"
+) -> httpx.Response:
+    """A form POST as the browser sends it: urlencoded, typed even when there is no field."""
+    return await http.post(path, content=urlencode(fields), headers=browser_headers(app_server))
