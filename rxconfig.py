@@ -1,5 +1,6 @@
 """Reflex configuration. Settings come from the environment (REFLEX_* variables)."""
 
+import os
 import warnings
 
 import reflex as rx
@@ -10,12 +11,18 @@ from signup_app.config import DEFAULT_DATABASE_URL
 # committed migration owns it.
 warnings.filterwarnings("ignore", message=".*expression-based index")
 
+# A signup's event is a few hundred bytes: refuse (and disconnect) frames over 64 KB
+# rather than Reflex's default of 1 MB. Set the variable to change it.
+os.environ.setdefault("REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE", str(64 * 1024))
+
 config = rx.Config(
     app_name="signup_app",
     # REFLEX_DB_URL overrides this embedded development database.
     db_url=DEFAULT_DATABASE_URL,
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    # An abandoned tab's state is dropped after 15 minutes without events (REFLEX_REDIS_TOKEN_EXPIRATION).
+    redis_token_expiration=15 * 60,
     # Origins whose pages may open the websocket and post the signup routes
     # (REFLEX_CORS_ALLOWED_ORIGINS, comma-separated, overrides). Never "*".
     cors_allowed_origins=["http://localhost:3000", "http://127.0.0.1:3000"],

@@ -11,3 +11,29 @@ DEFAULT_DATABASE_URL = "sqlite:///signup.db"
 def database_url() -> str:
     """The SQLAlchemy URL of the accounts database (Reflex reads the same variable)."""
     return os.environ.get("REFLEX_DB_URL") or DEFAULT_DATABASE_URL
+
+
+def redis_url() -> str | None:
+    """Redis for Reflex state and shared rate limits (REFLEX_REDIS_URL), if configured."""
+    return os.environ.get("REFLEX_REDIS_URL") or None
+
+
+def rate_limit_per_email() -> str:
+    """Signup attempts allowed per target email, in `limits` notation."""
+    return os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL", "5/minute")
+
+
+def rate_limit_per_address() -> str:
+    """Signup attempts allowed per client address, in `limits` notation."""
+    return os.environ.get("SIGNUP_RATE_LIMIT_PER_ADDRESS", "30/hour")
+
+
+def trusted_proxies() -> tuple[str, ...]:
+    """Peers (addresses or CIDR networks) whose X-Forwarded-For is believed."""
+    raw = os.environ.get("SIGNUP_TRUSTED_PROXIES", "")
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def max_connections_per_address() -> int:
+    """Simultaneous websocket connections allowed from one client address."""
+    return int(os.environ.get("SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", "20"))

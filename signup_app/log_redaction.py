@@ -4,7 +4,9 @@ Reflex logs whole event payloads when it cannot use one (an unknown handler, a
 malformed event, an argument it cannot convert). A record factory rewrites each
 record before any handler formats it: the payload in those Reflex messages is
 dropped whole, and anywhere else a value that follows a "password" key, in repr
-or JSON form, is replaced.
+or JSON form, is replaced. String arguments (client data in our own log calls)
+have their line breaks escaped, so a client cannot forge log lines, and every
+value and message is cut to a bounded length.
 """
 
 from __future__ import annotations
@@ -32,7 +34,19 @@ _REFLEX_PAYLOADS = [
 REDACTED = "'[redacted]'"
 _HINTS = ("password", "event", "value")
 
+# Longest string argument, and longest message, kept in a log line.
+MAX_ARG_CHARS = 300
+MAX_MESSAGE_CHARS = 10_000
+
 _installed = False
+
+
+def _clean_arg(value: object) -> object:
+    """A log argument with line breaks escaped and its length bounded."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r", "\\r").replace("\n", "\\n")
+    return value if len(value) <= MAX_ARG_CHARS else value[:MAX_ARG_CHARS] + "…[cut]"
 
 
 def redact(text: str) -> str:
@@ -55,11 +69,15 @@ def install() -> None:
 
     def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_clean_arg(arg) for arg in record.args)
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to logging's own error path
             return record
         clean = redact(message)
+        if len(clean) > MAX_MESSAGE_CHARS:
+            clean = clean[:MAX_MESSAGE_CHARS] + "…[cut]"
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[1] is not None:

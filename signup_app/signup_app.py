@@ -5,6 +5,8 @@ from starlette.applications import Starlette
 
 from signup_app import log_redaction
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
+from signup_app.connection_cap import ConnectionCap
+from signup_app.handler_allowlist import AllowlistMiddleware
 from signup_app.pages.signup import signup_page
 from signup_app.transports import form_post, json_api
 
@@ -13,6 +15,7 @@ log_redaction.install()
 app = rx.App(
     stylesheets=["/signup.css"],
     # The HTTP doors onto the same action; they match before Reflex's own routes.
-    api_transformer=Starlette(routes=[*form_post.routes, *json_api.routes]),
+    api_transformer=[Starlette(routes=[*form_post.routes, *json_api.routes]), ConnectionCap],
 )
+app.add_middleware(AllowlistMiddleware())
 app.add_page(signup_page, route="/", title="Create your account · signup_app")

@@ -19,6 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+# Tests that are not about rate limits must not trip them (they sign up one email many times).
+UNLIMITED = {"SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute", "SIGNUP_RATE_LIMIT_PER_ADDRESS": "100000/minute"}
+
+
+@pytest.fixture(autouse=True)
+def _generous_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in UNLIMITED.items():
+        monkeypatch.setenv(name, value)
+
+
 def services_required() -> bool:
     """CI sets SIGNUP_REQUIRE_SERVICES=1: a missing PostgreSQL or Redis is then a failure."""
     return os.environ.get("SIGNUP_REQUIRE_SERVICES") == "1"
@@ -90,7 +100,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     folder = tmp_path_factory.mktemp("app_server")
     url = f"sqlite:///{folder / 'accounts.db'}"
     migrate(url)
-    server = start_app_server(url, folder / "server.log")
+    server = start_app_server(url, folder / "server.log", extra_env=UNLIMITED)
     try:
         yield server
     finally:

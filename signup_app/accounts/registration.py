@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from signup_app import db
 from signup_app.accounts.models import Account
 from signup_app.accounts.passwords import hash_password
-from signup_app.accounts.validation import FieldErrors, SignupInput, clean_signup
+from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
+from signup_app.accounts.validation import FORM, FieldErrors, SignupInput, check_fields, check_strength
 
 logger = logging.getLogger(__name__)
 
@@ -33,25 +34,39 @@ class Registered:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """Nothing was created; ``errors`` maps each bad field (or "form") to its message."""
+    """Nothing was created; ``errors`` maps each bad field (or "form") to its message.
+
+    ``retry_after`` is set, in seconds, when the attempt was refused by a rate limit.
+    """
 
     errors: FieldErrors
+    retry_after: int | None = None
 
 
 RegistrationResult = Registered | Rejected
 
 
-def register_account(attrs: Mapping[str, object]) -> RegistrationResult:
-    """Validate, hash and insert an account.
+def register_account(attrs: Mapping[str, object], *, client_address: str | None = None) -> RegistrationResult:
+    """Validate, rate-limit, hash and insert an account.
 
     Blocking (password hash and database I/O): async callers run it in a thread.
     Concurrent signups of one address are settled by the database's unique index.
+    Attempts are limited per client address (when given) and per target email,
+    before the costly checks, so a refused attempt costs no hash.
     """
-    cleaned = clean_signup(attrs)
-    if not isinstance(cleaned, SignupInput):
-        return Rejected(cleaned)
+    limiter = signup_limiter()
+    if client_address is not None and (wait := limiter.hit_address(client_address)):
+        return Rejected({FORM: too_many_attempts(wait)}, retry_after=wait)
+    cleaned, errors = check_fields(attrs)
+    if "email" in cleaned and (wait := limiter.hit_email(cleaned["email"])):
+        return Rejected({FORM: too_many_attempts(wait)}, retry_after=wait)
+    if "password" in cleaned:
+        errors |= check_strength(cleaned)
+    if errors:
+        return Rejected(errors)
+    signup = SignupInput(**cleaned)
 
-    account = Account(name=cleaned.name, email=cleaned.email, password_hash=hash_password(cleaned.password))
+    account = Account(name=signup.name, email=signup.email, password_hash=hash_password(signup.password))
     with db.session() as session:
         session.add(account)
         try:

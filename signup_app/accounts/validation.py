@@ -173,13 +173,13 @@ password_length_validator = PasswordLengthValidator()
 password_strength_validator = PasswordStrengthValidator()
 
 
-def clean_signup(attrs: object) -> SignupInput | FieldErrors:
-    """Validate a submitted form; returns the clean input, or every field's error."""
+def check_fields(attrs: object) -> tuple[dict[str, str], FieldErrors]:
+    """The cheap checks: shape, types, lengths, email syntax. Returns clean values and errors."""
     if not isinstance(attrs, Mapping):
-        return {FORM: "The form could not be read. Reload the page and try again."}
+        return {}, {FORM: "The form could not be read. Reload the page and try again."}
     unexpected = sorted(str(key)[:40] for key in attrs if key not in FIELDS)
     if unexpected:
-        return {FORM: f"Unexpected field: {', '.join(unexpected[:3])}."}
+        return {}, {FORM: f"Unexpected field: {', '.join(unexpected[:3])}."}
 
     errors: FieldErrors = {}
     cleaned: dict[str, str] = {}
@@ -192,16 +192,25 @@ def clean_signup(attrs: object) -> SignupInput | FieldErrors:
             cleaned[field] = validate(attrs.get(field))
         except FieldError as exc:
             errors[field] = str(exc)
+    return cleaned, errors
 
+
+def check_strength(cleaned: dict[str, str]) -> FieldErrors:
+    """The costly check (a few ms of zxcvbn): the password against guessing and the user's details."""
+    try:
+        password_strength_validator.validate(
+            cleaned["password"], user_inputs=_user_inputs(cleaned.get("name"), cleaned.get("email"))
+        )
+    except FieldError as exc:
+        return {"password": str(exc)}
+    return {}
+
+
+def clean_signup(attrs: object) -> SignupInput | FieldErrors:
+    """Validate a submitted form; returns the clean input, or every field's error."""
+    cleaned, errors = check_fields(attrs)
     if "password" in cleaned:
-        try:
-            password_strength_validator.validate(
-                cleaned["password"],
-                user_inputs=_user_inputs(cleaned.get("name"), cleaned.get("email")),
-            )
-        except FieldError as exc:
-            errors["password"] = str(exc)
-
+        errors |= check_strength(cleaned)
     if errors:
         return errors
     return SignupInput(**cleaned)

@@ -25,6 +25,7 @@ from signup_app.transports.http import (
     is_cross_site,
     media_type,
     read_body,
+    request_address,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ async def submit(request: Request) -> Response:
         k: fields[k] for k in ("name", "email") if isinstance(fields.get(k), str) and len(fields[k]) <= 1000
     }
     try:
-        result = await run_in_threadpool(register_account, fields)
+        result = await run_in_threadpool(register_account, fields, client_address=request_address(request))
     except Exception:
         logger.exception("signup failed")
         return _form_page(503, {FORM: SERVER_ERROR}, kept)
@@ -85,7 +86,10 @@ async def submit(request: Request) -> Response:
             samesite="lax",
         )
         return response
-    return _form_page(422, result.errors, kept)
+    response = _form_page(422 if result.retry_after is None else 429, result.errors, kept)
+    if result.retry_after is not None:
+        response.headers["Retry-After"] = str(result.retry_after)
+    return response
 
 
 async def welcome(request: Request) -> HTMLResponse:

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from reflex.config import get_config
 from starlette.requests import Request
 
+from signup_app.client_address import client_address
+
 # A route taking every method answers the wrong ones itself (405, or a redirect)
 # instead of letting them fall through to the frontend's 404. (A CORS preflight
 # OPTIONS is answered earlier, by Reflex's CORS middleware.)
@@ -51,3 +53,9 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise BodyTooLarge
     return bytes(body)
+
+
+def request_address(request: Request) -> str:
+    """The client address of an HTTP request (see signup_app.client_address)."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"))

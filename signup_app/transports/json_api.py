@@ -23,6 +23,7 @@ from signup_app.transports.http import (
     is_cross_site,
     media_type,
     read_body,
+    request_address,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,13 +59,17 @@ async def signup(request: Request) -> JSONResponse:
         return _errors(400, {FORM: BAD_JSON})
 
     try:
-        result = await run_in_threadpool(register_account, attrs)
+        result = await run_in_threadpool(register_account, attrs, client_address=request_address(request))
     except Exception:
         logger.exception("signup failed")
         return _errors(503, {FORM: SERVER_ERROR})
     if isinstance(result, Registered):
         account = result.account
         return JSONResponse({"id": account.id, "name": account.name, "email": account.email}, status_code=201)
+    if result.retry_after is not None:
+        return JSONResponse(
+            {"errors": result.errors}, status_code=429, headers={"Retry-After": str(result.retry_after)}
+        )
     return _errors(422, result.errors)
 
 
@@ -97,6 +102,7 @@ OPENAPI = {
                     "413": _error_response(f"The body is over {MAX_BODY_BYTES} bytes."),
                     "415": _error_response("The body is not application/json."),
                     "422": _error_response("A field is invalid, or the email address is taken."),
+                    "429": _error_response("Too many attempts from this address or for this email."),
                     "503": _error_response("The service is temporarily unavailable."),
                 },
             }

@@ -16,6 +16,7 @@ import reflex as rx
 from signup_app.accounts import Registered, register_account
 from signup_app.accounts.registration import SERVER_ERROR
 from signup_app.accounts.validation import FORM, FieldErrors
+from signup_app.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ class SignupState(rx.State):
     # Bumped on every rejected submit, so the page refocuses the first bad field.
     rejections: int = 0
 
+    def _client_address(self) -> str:
+        # Reflex sets "asgi-scope-client" to the socket's peer, overriding any client header of that name.
+        headers = self.router.headers.raw_headers
+        return client_address(headers.get("asgi-scope-client"), headers.get("x-forwarded-for"))
+
     @rx.event
     async def submit(self, /, form_data: SignupForm | None = None, **_ignored: object) -> AsyncIterator[None]:
         """Create the account from the submitted form.
@@ -50,7 +56,9 @@ class SignupState(rx.State):
         yield
         try:
             # Hashing and I/O run in a thread: other clients' events keep flowing.
-            result = await asyncio.to_thread(register_account, form_data)
+            result = await asyncio.to_thread(
+                register_account, form_data, client_address=self._client_address()
+            )
         except Exception:
             logger.exception("signup failed")
             self.errors = {FORM: SERVER_ERROR}
