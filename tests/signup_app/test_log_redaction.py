@@ -66,3 +66,13 @@ def test_reflex_payload_messages_lose_their_data(message: str) -> None:
     clean = log_redaction.redact(message)
     assert "Sentinel" not in clean
     assert clean.split(" ")[0] == message.split(" ")[0]
+
+
+def test_client_strings_cannot_forge_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    log_redaction.install()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("signup_app.test").warning("refused %r and %s", "a", "evil\nFAKE ERROR line\r\n")
+        logging.getLogger("signup_app.test").warning("long %s", "x" * 5000)
+    first, second = caplog.records
+    assert "\n" not in first.getMessage() and "\\nFAKE ERROR line\\r\\n" in first.getMessage()
+    assert len(second.getMessage()) < 400 and second.getMessage().endswith("…[cut]")

@@ -1,0 +1,94 @@
+"""Rate limits on register_account: refused attempts cost no hash, and Redis shares the counts."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+import redis
+
+from signup_app.accounts import Registered, Rejected, register_account
+from signup_app.accounts import registration as registration_module
+from signup_app.accounts.rate_limits import signup_limiter
+from tests.conftest import unavailable
+
+PASSWORD = "copper kettle rain ladder"
+TOO_MANY = re.compile(r"^Too many attempts, try again in [1-9]\d* seconds\.$")
+
+
+@pytest.fixture
+def count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = registration_module.hash_password
+
+    def counting(password: str) -> str:
+        calls.append("hash")
+        return real(password)
+
+    monkeypatch.setattr(registration_module, "hash_password", counting)
+    return calls
+
+
+def form(email: str | None = None) -> dict[str, str]:
+    return {"name": "Flood", "email": email or f"f-{uuid.uuid4().hex}@example.com", "password": PASSWORD}
+
+
+def test_address_limit_refuses_before_any_hash(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, count_hashes: list[str]
+) -> None:
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_ADDRESS", "3/minute")
+    address = f"198.51.100.{uuid.uuid4().int % 250}-{uuid.uuid4().hex[:6]}"
+    results = [register_account(form(), client_address=address) for _ in range(50)]
+
+    assert [isinstance(r, Registered) for r in results[:3]] == [True] * 3
+    refused = results[3:]
+    assert all(isinstance(r, Rejected) and set(r.errors) == {"form"} for r in refused)
+    assert all(TOO_MANY.match(r.errors["form"]) and r.retry_after for r in refused)  # type: ignore[union-attr]
+    assert len(count_hashes) == 3
+
+    started = time.process_time()
+    for _ in range(200):
+        register_account(form(), client_address=address)
+    per_refusal_ms = (time.process_time() - started) / 200 * 1000
+    print(f"CPU per refused attempt: {per_refusal_ms:.3f} ms")
+    assert len(count_hashes) == 3
+
+
+def test_email_limit_counts_every_letter_case(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
+    email = f"target-{uuid.uuid4().hex[:8]}@example.com"
+    first = register_account(form(email), client_address="192.0.2.1")
+    second = register_account(form(email.upper()), client_address="192.0.2.2")
+    third = register_account(form(email.title()), client_address="192.0.2.3")
+    assert isinstance(first, Registered)
+    assert isinstance(second, Rejected) and "email" in second.errors
+    assert isinstance(third, Rejected) and TOO_MANY.match(third.errors["form"])
+
+
+def test_attempts_without_an_address_are_limited_per_email_only(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_ADDRESS", "1/hour")
+    assert isinstance(register_account(form()), Registered)
+    assert isinstance(register_account(form()), Registered)
+
+
+def test_redis_storage_shares_counts_between_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
+    email = f"shared-{uuid.uuid4().hex}@example.com"
+    limiter = signup_limiter()
+    assert limiter.hit_email(email) is None
+    # A second worker is another process; here, a limiter built on a fresh storage connection.
+    other = type(limiter)(
+        type(limiter.limiter)(type(limiter.limiter.storage)(url)), limiter.per_address, limiter.per_email
+    )
+    assert other.hit_email(email) is None
+    assert limiter.hit_email(email) is not None
