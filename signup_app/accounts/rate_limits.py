@@ -6,8 +6,8 @@ worker shares them. Checks run before any hashing.
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -45,16 +45,23 @@ class SignupLimiter:
         return self._hit(self.per_email, "email", email.lower())
 
 
-@functools.cache
-def _limiter_for(storage_uri: str, per_address: str, per_email: str) -> SignupLimiter:
-    backend = storage.storage_from_string(storage_uri)
-    return SignupLimiter(strategies.MovingWindowRateLimiter(backend), parse(per_address), parse(per_email))
+_limiters: dict[tuple[str, str, str], SignupLimiter] = {}
+# Signups run in threads: the first ones after a start must share one limiter
+# (and one count), not each build their own.
+_limiters_lock = threading.Lock()
 
 
 def signup_limiter() -> SignupLimiter:
     """The limiter for the current settings (one per process and configuration)."""
-    return _limiter_for(
-        config.redis_url() or "memory://",
-        config.rate_limit_per_address(),
-        config.rate_limit_per_email(),
-    )
+    key = (config.redis_url() or "memory://", config.rate_limit_per_address(), config.rate_limit_per_email())
+    if (limiter := _limiters.get(key)) is not None:
+        return limiter
+    with _limiters_lock:
+        if (limiter := _limiters.get(key)) is None:
+            storage_uri, per_address, per_email = key
+            backend = storage.storage_from_string(storage_uri)
+            limiter = SignupLimiter(
+                strategies.MovingWindowRateLimiter(backend), parse(per_address), parse(per_email)
+            )
+            _limiters[key] = limiter
+        return limiter

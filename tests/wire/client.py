@@ -81,6 +81,8 @@ class WireClient:
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
     # The Origin header of the handshake; the browser sends its page's origin (base_url).
     origin: str | None = None
+    # More handshake headers, e.g. {"X-Forwarded-For": "192.0.2.7"} as a proxy in front would add.
+    headers: Mapping[str, str] = field(default_factory=dict)
     # Raw socket.io packets received from the server, in order (CONNECT ack included).
     frames: list[str] = field(default_factory=list)
     # Decoded (event name, data) pairs the server emitted, in order.
@@ -105,7 +107,11 @@ class WireClient:
         }
         await self._sio.connect(
             f"{self.base_url}?token={self.token}",
-            headers={"Origin": self.origin or self.base_url, "Sec-WebSocket-Protocol": Reflex.VERSION},
+            headers={
+                "Origin": self.origin or self.base_url,
+                "Sec-WebSocket-Protocol": Reflex.VERSION,
+                **self.headers,
+            },
             auth={"event": boot, "state_schema": State._to_frontend_schema()},
             transports=["websocket"],
             namespaces=[NAMESPACE],
@@ -128,6 +134,21 @@ class WireClient:
     async def close(self) -> None:
         """Disconnect, as closing the tab does."""
         await self._sio.disconnect()
+        # A refused handshake leaves engine.io's HTTP session open; close it too.
+        http = self._sio.eio.http
+        if http is not None and not http.closed:
+            await http.close()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the socket is still open."""
+        return self._sio.connected
+
+    async def wait_closed(self) -> None:
+        """Wait up to WAIT_S until the connection ends (the client never reconnects by itself)."""
+        async with asyncio.timeout(WAIT_S):
+            # engine.io's read loop ends with the connection (socketio's wait() adds a 1 s pause).
+            await self._sio.eio.wait()
 
     async def emit(self, name: str, payload: object) -> None:
         """Send one event, shaped as the browser's."""

@@ -92,3 +92,26 @@ def test_redis_storage_shares_counts_between_limiters(monkeypatch: pytest.Monkey
     )
     assert other.hit_email(email) is None
     assert limiter.hit_email(email) is not None
+
+
+def test_threads_starting_together_share_one_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first signups after a start run in parallel threads: they must all count in one place."""
+    import threading
+
+    from signup_app.accounts import rate_limits
+
+    for attempt in range(20):
+        monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_ADDRESS", f"1/minute;{attempt + 2}/hour")  # a fresh limiter
+        barrier = threading.Barrier(6)
+        passed: list[bool] = []
+
+        def hit(barrier: threading.Barrier = barrier, passed: list[bool] = passed) -> None:
+            barrier.wait()
+            passed.append(rate_limits.signup_limiter().hit_address("192.0.2.77") is None)
+
+        threads = [threading.Thread(target=hit) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert passed.count(True) == 1, f"start {attempt}: {passed.count(True)} attempts got through"
