@@ -36,6 +36,8 @@ CALLABLE: frozenset[str] = frozenset(
         f"{_ON_LOAD}.set_is_hydrated",
         # The signup action.
         f"{_SIGNUP}.submit",
+        # The tab's idempotency key: random, set once, nothing else.
+        f"{_SIGNUP}.issue_signup_key",
     }
 )
 

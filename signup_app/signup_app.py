@@ -9,6 +9,7 @@ from signup_app.connection_cap import ConnectionCap
 from signup_app.handler_allowlist import AllowlistMiddleware
 from signup_app.pages.signup import signup_page
 from signup_app.transports import form_post, json_api
+from signup_app.transports.websocket import SignupState
 
 log_redaction.install()
 
@@ -18,4 +19,9 @@ app = rx.App(
     api_transformer=[Starlette(routes=[*form_post.routes, *json_api.routes]), ConnectionCap],
 )
 app.add_middleware(AllowlistMiddleware())
-app.add_page(signup_page, route="/", title="Create your account · signup_app")
+app.add_page(
+    signup_page,
+    route="/",
+    title="Create your account · signup_app",
+    on_load=SignupState.issue_signup_key,
+)

@@ -25,3 +25,30 @@ def test_downgrade_removes_the_table(database_url: str) -> None:
     assert "account" not in sa.inspect(db.get_engine()).get_table_names()
     command.upgrade(config, "head")
     assert "account" in sa.inspect(db.get_engine()).get_table_names()
+
+
+def test_every_revision_keeps_the_case_insensitive_unique_index(database_url: str) -> None:
+    """Down to base and up again: the unique index on lower(email) survives each step."""
+    from sqlalchemy.exc import IntegrityError
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config.attributes["configure_logger"] = False
+    command.downgrade(config, "0001")
+    command.upgrade(config, "head")
+    with db.get_engine().begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO account (name, email, password_hash, created_at) VALUES ('a', 'x@y.z', 'h', CURRENT_TIMESTAMP)"
+            )
+        )
+    try:
+        with db.get_engine().begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO account (name, email, password_hash, created_at) VALUES ('b', 'X@Y.Z', 'h', CURRENT_TIMESTAMP)"
+                )
+            )
+    except IntegrityError:
+        return
+    raise AssertionError("a second account with the same email in another case was accepted")

@@ -22,6 +22,9 @@ class Account(SQLModel, table=True):
     name: str = Field(max_length=100, nullable=False)
     email: str = Field(max_length=254, nullable=False)
     password_hash: str = Field(max_length=255, nullable=False)
+    # The random key of the form submission that created the account: the same
+    # submission sent again (after a dropped connection) gets this account back.
+    signup_key: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(
         default_factory=_utcnow,
         sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]

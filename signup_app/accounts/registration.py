@@ -10,19 +10,36 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from limits.errors import StorageError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts.models import Account
 from signup_app.accounts.passwords import hash_password
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
-from signup_app.accounts.validation import FORM, FieldErrors, SignupInput, check_fields, check_strength
+from signup_app.accounts.validation import (
+    FORM,
+    SIGNUP_KEY,
+    FieldErrors,
+    SignupInput,
+    check_fields,
+    check_strength,
+)
 
 logger = logging.getLogger(__name__)
 
 EMAIL_TAKEN = "An account with this email address already exists."
 # Shown by every transport when the action fails for a reason that is not the user's.
 SERVER_ERROR = "Something went wrong on our side. Please try again."
+# Shown when the database or Redis cannot be reached; nothing was written.
+UNAVAILABLE = "The service is temporarily unavailable, please try again."
+
+
+class TemporarilyUnavailable(Exception):
+    """The database or the rate-limit store could not be reached; nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +71,14 @@ def register_account(attrs: Mapping[str, object], *, client_address: str | None 
     Attempts are limited per client address (when given) and per target email,
     before the costly checks, so a refused attempt costs no hash.
     """
+    try:
+        return _register(attrs, client_address)
+    except (DBAPIError, RedisError, StorageError) as exc:
+        # Connection-level failures only: IntegrityError was handled inside.
+        raise TemporarilyUnavailable(type(exc).__name__) from exc
+
+
+def _register(attrs: Mapping[str, object], client_address: str | None) -> RegistrationResult:
     limiter = signup_limiter()
     if client_address is not None and (wait := limiter.hit_address(client_address)):
         return Rejected({FORM: too_many_attempts(wait)}, retry_after=wait)
@@ -64,15 +89,27 @@ def register_account(attrs: Mapping[str, object], *, client_address: str | None 
         errors |= check_strength(cleaned)
     if errors:
         return Rejected(errors)
-    signup = SignupInput(**cleaned)
+    signup = SignupInput(name=cleaned["name"], email=cleaned["email"], password=cleaned["password"])
+    signup_key = cleaned.get(SIGNUP_KEY)
 
-    account = Account(name=signup.name, email=signup.email, password_hash=hash_password(signup.password))
+    account = Account(
+        name=signup.name,
+        email=signup.email,
+        password_hash=hash_password(signup.password),
+        signup_key=signup_key,
+    )
     with db.session() as session:
         session.add(account)
         try:
             session.commit()
         except IntegrityError:
             session.rollback()
+            existing = session.exec(
+                select(Account).where(sa.func.lower(Account.email) == signup.email.lower())
+            ).first()
+            if signup_key is not None and existing is not None and existing.signup_key == signup_key:
+                # The same submission, sent again: it already created this account.
+                return Registered(existing)
             return Rejected({"email": EMAIL_TAKEN})
     logger.info("account created id=%s", account.id)
     return Registered(account)

@@ -18,6 +18,10 @@ from zxcvbn import zxcvbn
 from signup_app.accounts.passwords import normalize_password
 
 FIELDS: Final = ("name", "email", "password")
+# Optional: the form's idempotency key (see Account.signup_key).
+SIGNUP_KEY: Final = "signup_key"
+_SIGNUP_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+UNREADABLE_FORM: Final = "The form could not be read. Reload the page and try again."
 # Key of an error that belongs to the whole form rather than one field.
 FORM: Final = "form"
 
@@ -176,8 +180,8 @@ password_strength_validator = PasswordStrengthValidator()
 def check_fields(attrs: object) -> tuple[dict[str, str], FieldErrors]:
     """The cheap checks: shape, types, lengths, email syntax. Returns clean values and errors."""
     if not isinstance(attrs, Mapping):
-        return {}, {FORM: "The form could not be read. Reload the page and try again."}
-    unexpected = sorted(str(key)[:40] for key in attrs if key not in FIELDS)
+        return {}, {FORM: UNREADABLE_FORM}
+    unexpected = sorted(str(key)[:40] for key in attrs if key not in FIELDS and key != SIGNUP_KEY)
     if unexpected:
         return {}, {FORM: f"Unexpected field: {', '.join(unexpected[:3])}."}
 
@@ -192,6 +196,11 @@ def check_fields(attrs: object) -> tuple[dict[str, str], FieldErrors]:
             cleaned[field] = validate(attrs.get(field))
         except FieldError as exc:
             errors[field] = str(exc)
+    key = attrs.get(SIGNUP_KEY)
+    if key not in (None, ""):
+        if not isinstance(key, str) or not 16 <= len(key) <= 64 or not _SIGNUP_KEY_CHARS.issuperset(key):
+            return {}, {FORM: UNREADABLE_FORM}
+        cleaned[SIGNUP_KEY] = key
     return cleaned, errors
 
 
@@ -213,7 +222,7 @@ def clean_signup(attrs: object) -> SignupInput | FieldErrors:
         errors |= check_strength(cleaned)
     if errors:
         return errors
-    return SignupInput(**cleaned)
+    return SignupInput(name=cleaned["name"], email=cleaned["email"], password=cleaned["password"])
 
 
 def help_texts() -> dict[str, str]:

@@ -105,6 +105,7 @@ def signup_form() -> rx.Component:
         _field("name", "Name", "text", "name"),
         _field("email", "Email", "email", "email"),
         _field("password", "Password", "password", "new-password", hint=_HELP["password"]),
+        rx.el.input(type="hidden", name="signup_key", value=SignupState.signup_key),
         SubmitButton.create(
             rx.cond(SignupState.pending, "Creating account…", "Create account"),
             busy=SignupState.pending,

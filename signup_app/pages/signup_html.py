@@ -34,7 +34,7 @@ def _document(title: str, body: str) -> str:
     )
 
 
-def signup_form_page(action: str, errors: FieldErrors, values: dict[str, str]) -> str:
+def signup_form_page(action: str, errors: FieldErrors, values: dict[str, str], signup_key: str = "") -> str:
     """The form with each field's error under it; name and email refilled, never the password."""
     hints = help_texts()
     first_invalid = next((name for name, *_ in _FIELDS if name in errors), None)
@@ -59,6 +59,7 @@ def signup_form_page(action: str, errors: FieldErrors, values: dict[str, str]) -
             + (f'<p id="{name}-hint" class="hint">{escape(hint)}</p>' if hint else "")
             + f'<p id="{name}-error" class="field-error">{escape(error)}</p></div>'
         )
+    parts.append(f'<input type="hidden" name="signup_key" value="{escape(signup_key)}">')
     parts.append('<button type="submit" id="submit" class="button">Create account</button></form>')
     return _document("Create your account · signup_app", "".join(parts))
 

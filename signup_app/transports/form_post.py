@@ -7,6 +7,7 @@ field's error; a created account answers 303 to a confirmation page.
 from __future__ import annotations
 
 import logging
+import secrets
 from urllib.parse import parse_qsl, quote, unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +16,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from signup_app.accounts import Registered, register_account
-from signup_app.accounts.registration import SERVER_ERROR
+from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
 from signup_app.accounts.validation import FIELDS, FORM
 from signup_app.pages.signup_html import signup_form_page, welcome_page
 from signup_app.transports.http import (
@@ -40,7 +41,9 @@ TOO_LARGE = "The form is too large. Shorten your entries and try again."
 
 
 def _form_page(status: int, errors: dict[str, str], values: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(signup_form_page(PATH, errors, values or {}), status_code=status)
+    # A fresh idempotency key per rendered form (see Account.signup_key).
+    page = signup_form_page(PATH, errors, values or {}, signup_key=secrets.token_urlsafe(24))
+    return HTMLResponse(page, status_code=status)
 
 
 def _parse_form(body: bytes) -> dict[str, str]:
@@ -72,9 +75,12 @@ async def submit(request: Request) -> Response:
     }
     try:
         result = await run_in_threadpool(register_account, fields, client_address=request_address(request))
+    except TemporarilyUnavailable as exc:
+        logger.warning("signup unavailable: %s", exc)
+        return _form_page(503, {FORM: UNAVAILABLE}, kept)
     except Exception:
         logger.exception("signup failed")
-        return _form_page(503, {FORM: SERVER_ERROR}, kept)
+        return _form_page(500, {FORM: SERVER_ERROR}, kept)
     if isinstance(result, Registered):
         response = RedirectResponse(WELCOME_PATH, status_code=303)
         response.set_cookie(

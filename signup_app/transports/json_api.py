@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from signup_app.accounts import Registered, register_account
-from signup_app.accounts.registration import SERVER_ERROR
+from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
 from signup_app.accounts.validation import FIELDS, FORM
 from signup_app.transports.http import (
     ALL_METHODS,
@@ -60,9 +60,12 @@ async def signup(request: Request) -> JSONResponse:
 
     try:
         result = await run_in_threadpool(register_account, attrs, client_address=request_address(request))
+    except TemporarilyUnavailable as exc:
+        logger.warning("signup unavailable: %s", exc)
+        return JSONResponse({"errors": {FORM: UNAVAILABLE}}, status_code=503, headers={"Retry-After": "5"})
     except Exception:
         logger.exception("signup failed")
-        return _errors(503, {FORM: SERVER_ERROR})
+        return _errors(500, {FORM: SERVER_ERROR})
     if isinstance(result, Registered):
         account = result.account
         return JSONResponse({"id": account.id, "name": account.name, "email": account.email}, status_code=201)
@@ -118,6 +121,11 @@ OPENAPI = {
                     "name": {"type": "string", "minLength": 1, "maxLength": 100},
                     "email": {"type": "string", "format": "email", "maxLength": 254},
                     "password": {"type": "string", "minLength": 15, "maxLength": 128, "format": "password"},
+                    "signup_key": {
+                        "type": "string",
+                        "pattern": "^[A-Za-z0-9_-]{16,64}$",
+                        "description": "Optional idempotency key: the same request sent again returns the same account.",
+                    },
                 },
             },
             "Account": {

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import TypedDict
 
 import reflex as rx
 
 from signup_app.accounts import Registered, register_account
-from signup_app.accounts.registration import SERVER_ERROR
+from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
 from signup_app.accounts.validation import FORM, FieldErrors
 from signup_app.client_address import client_address
 
@@ -27,6 +28,7 @@ class SignupForm(TypedDict, total=False):
     name: str
     email: str
     password: str
+    signup_key: str
 
 
 class SignupState(rx.State):
@@ -37,6 +39,15 @@ class SignupState(rx.State):
     welcome_name: str = ""
     # Bumped on every rejected submit, so the page refocuses the first bad field.
     rejections: int = 0
+    # This tab's idempotency key, sent with the form: a submission re-sent after a
+    # dropped connection gets the account it created rather than "already registered".
+    signup_key: str = ""
+
+    @rx.event
+    def issue_signup_key(self) -> None:
+        """Give the tab its key when the page loads (once: a reload keeps it)."""
+        if not self.signup_key:
+            self.signup_key = secrets.token_urlsafe(24)
 
     def _client_address(self) -> str:
         # Reflex sets "asgi-scope-client" to the socket's peer, overriding any client header of that name.
@@ -59,6 +70,10 @@ class SignupState(rx.State):
             result = await asyncio.to_thread(
                 register_account, form_data, client_address=self._client_address()
             )
+        except TemporarilyUnavailable as exc:
+            logger.warning("signup unavailable: %s", exc)
+            self.errors = {FORM: UNAVAILABLE}
+            self.rejections += 1
         except Exception:
             logger.exception("signup failed")
             self.errors = {FORM: SERVER_ERROR}

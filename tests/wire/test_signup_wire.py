@@ -84,11 +84,14 @@ async def register_ok(client: WireClient, accounts: Accounts) -> None:
 
 
 async def test_hydrates_like_the_browser(connect: ClientFactory, server_log: LogWindow) -> None:
-    """The boot event in CONNECT hydrates the tab: a snapshot, then is_hydrated, nothing else."""
+    """The boot event in CONNECT hydrates the tab: a snapshot, the page load (its key), is_hydrated."""
     client = await connect()
+    await client.wait_for(lambda m: bool((state_vars(m) or {}).get("signup_key")))
 
-    assert [name for name, _ in client.received] == ["event", "event"]
-    snapshot, hydrated = client.messages
+    assert [name for name, _ in client.received] == ["event"] * 4
+    snapshot, loading, keyed, hydrated = client.messages
+    assert loading == {"delta": {ROOT_STATE: {"is_hydrated_rx_state_": False}}}  # the page load begins
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", state_vars(keyed)["signup_key"])
     root = state_vars(snapshot, ROOT_STATE)
     assert root is not None
     assert root["is_hydrated"] is False
