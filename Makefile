@@ -9,13 +9,17 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(BIN):$(PATH)
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test setup migrate browser lint
+.PHONY: run test serve setup migrate browser lint
 
 run: setup migrate
 	reflex run
 
 test: setup browser lint
 	pytest
+
+# Production (see README): settings checked, migrations applied, then the workers.
+serve: setup
+	scripts/serve
 
 setup: $(VENV)/.installed .tools/.installed
 

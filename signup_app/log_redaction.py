@@ -6,7 +6,8 @@ record before any handler formats it: the payload in those Reflex messages is
 dropped whole, and anywhere else a value that follows a "password" key, in repr
 or JSON form, is replaced. String arguments (client data in our own log calls)
 have their line breaks escaped, so a client cannot forge log lines, and every
-value and message is cut to a bounded length.
+value and message is cut to a bounded length. Each record also carries the
+correlation id of the event or request being handled (`correlation_id`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+
+from reflex_base.utils.log import JsonHandler
+
+from signup_app import correlation
 
 # A quoted "password" or "password_hash" key, then ":" (mapping) or "," (form entry), then a quoted value.
 _SECRET_VALUE = re.compile(
@@ -69,6 +74,7 @@ def install() -> None:
 
     def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
+        record.correlation_id = correlation.current()
         if isinstance(record.args, tuple):
             record.args = tuple(_clean_arg(arg) for arg in record.args)
         try:
@@ -82,7 +88,17 @@ def install() -> None:
             record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[1] is not None:
             # Tracebacks carry exception messages, which may quote the payload.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            trace = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(trace)
+            if record.exc_text != trace:
+                # Some handlers format exc_info themselves: fold the clean text into the message.
+                record.msg, record.args = f"{record.getMessage()}\n{record.exc_text}", None
+                record.exc_info, record.exc_text = None, None
         return record
 
     logging.setLogRecordFactory(redacting_record)
+    # The app's own records go through Reflex's sinks (rich console, or JSON lines
+    # with REFLEX_LOG_JSON=1), which then also show each record's correlation id.
+    logging.getLogger("signup_app").parent = logging.getLogger("reflex")
+    if "correlation_id" not in JsonHandler.extra_fields:
+        JsonHandler.extra_fields = (*JsonHandler.extra_fields, "correlation_id")

@@ -1,22 +1,32 @@
 """The Reflex app: the signup page, its websocket handler, and the HTTP routes onto the same action."""
 
 import reflex as rx
+from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
 from signup_app import log_redaction
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
 from signup_app.connection_cap import ConnectionCap
+from signup_app.correlation import CorrelationId
 from signup_app.handler_allowlist import AllowlistMiddleware
+from signup_app.outages import backend_exception_handler
 from signup_app.pages.signup import signup_page
 from signup_app.transports import form_post, json_api
 from signup_app.transports.websocket import SignupState
 
 log_redaction.install()
 
+if is_prod_mode() and "*" in rx.config.get_config().cors_allowed_origins:
+    # Reflex's default: any site could open the websocket and drive the form.
+    raise SystemExit(
+        "signup_app: refusing to start: REFLEX_CORS_ALLOWED_ORIGINS must not be '*' in production."
+    )
+
 app = rx.App(
+    backend_exception_handler=backend_exception_handler,
     stylesheets=["/signup.css"],
     # The HTTP doors onto the same action; they match before Reflex's own routes.
-    api_transformer=[Starlette(routes=[*form_post.routes, *json_api.routes]), ConnectionCap],
+    api_transformer=[Starlette(routes=[*form_post.routes, *json_api.routes]), ConnectionCap, CorrelationId],
 )
 app.add_middleware(AllowlistMiddleware())
 app.add_page(
