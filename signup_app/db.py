@@ -12,6 +12,8 @@ from signup_app import config
 
 # How long a SQLite writer waits for another writer's lock before failing.
 _SQLITE_BUSY_TIMEOUT_S = 30
+# Longest wait for a PostgreSQL connection, new or from the pool.
+_WAIT_S = 3
 
 
 @functools.cache
@@ -25,7 +27,14 @@ def engine_for(url: str) -> Engine:
         )
         sqlalchemy.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sqlalchemy.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return sqlalchemy.create_engine(
+        url,
+        pool_pre_ping=True,  # a connection dropped by a database restart is replaced, not used
+        pool_timeout=_WAIT_S,
+        hide_parameters=True,
+        # An unreachable database fails the signup within seconds ("temporarily unavailable").
+        connect_args={"connect_timeout": _WAIT_S} if url.startswith("postgresql") else {},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

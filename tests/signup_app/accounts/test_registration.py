@@ -93,3 +93,38 @@ def test_the_database_enforces_case_insensitive_uniqueness(database_url: str) ->
         session.add(Account(name="B", email="DUP@example.com", password_hash="x"))
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def test_the_same_submission_sent_again_gets_its_account_back(database_url: str) -> None:
+    key = "k" * 32
+    first = register_account(
+        {"name": "Ada", "email": "ada@example.com", "password": PASSWORD, "signup_key": key}
+    )
+    again = register_account(
+        {"name": "Ada", "email": "ADA@example.com", "password": PASSWORD, "signup_key": key}
+    )
+    other = register_account(
+        {"name": "Eve", "email": "ada@example.com", "password": PASSWORD, "signup_key": "e" * 32}
+    )
+    keyless = register_account({"name": "Eve", "email": "ada@example.com", "password": PASSWORD})
+    assert isinstance(first, Registered) and isinstance(again, Registered)
+    assert again.account.id == first.account.id
+    assert other == keyless == Rejected({"email": EMAIL_TAKEN})
+    assert len(accounts()) == 1
+
+
+@pytest.mark.parametrize("key", ["short", "x" * 65, "bad key with spaces!!", 42])
+def test_a_malformed_signup_key_is_a_form_error(database_url: str, key: object) -> None:
+    result = register_account(
+        {"name": "Ada", "email": "ada@example.com", "password": PASSWORD, "signup_key": key}
+    )
+    assert isinstance(result, Rejected) and set(result.errors) == {"form"}
+    assert accounts() == []
+
+
+def test_an_unreachable_database_is_temporarily_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from signup_app.accounts.registration import TemporarilyUnavailable
+
+    monkeypatch.setenv("REFLEX_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
+    with pytest.raises(TemporarilyUnavailable):
+        register_account({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})

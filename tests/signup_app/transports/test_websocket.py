@@ -108,9 +108,7 @@ def _signup_deltas(deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The handler's own deltas: the hydration snapshot and the page load's key are left out."""
     name = SignupState.get_full_name()
     return [
-        delta[name]
-        for delta in deltas[1:]
-        if name in delta and set(delta[name]) != {"signup_key_rx_state_"}
+        delta[name] for delta in deltas[1:] if name in delta and set(delta[name]) != {"signup_key_rx_state_"}
     ]
 
 
