@@ -66,13 +66,16 @@ def _wait_until_up(server: AppServer) -> None:
     raise RuntimeError(f"server did not start:\n{server.log_text()[-4000:]}")
 
 
-def start_app_server(db_url: str, log_path: Path, extra_env: dict[str, str] | None = None) -> AppServer:
-    """Start `reflex run --env prod --single-port` on a free port against db_url.
+def start_app_server(
+    db_url: str, log_path: Path, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> AppServer:
+    """Start `reflex run --env prod --single-port` on `port` (default: a free one) against db_url.
 
     Each server builds its frontend in its own folder beside its log: a build
     bakes in the server's port, so servers (or a developer's `make run`) must not share one.
+    A restart on the same port reuses the folder (give it another log file in the same folder).
     """
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "REFLEX_DB_URL": db_url,

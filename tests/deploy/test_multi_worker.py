@@ -1,0 +1,146 @@
+"""Two granian workers behind one port, sharing state and rate limits through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+import pytest
+import redis
+
+from signup_app.accounts.registration import EMAIL_TAKEN
+from tests.deploy.conftest import (
+    ARGON2ID,
+    ClientFactory,
+    DeployClient,
+    Deployment,
+    assert_log_hygiene,
+    strong_password,
+    unique_email,
+)
+from tests.wire.client import form
+
+pytestmark = pytest.mark.deploy
+
+CLIENTS = 24
+
+
+def final_state(deltas: list[dict]) -> dict:
+    """A submit's SignupState deltas, folded: what the page shows once it settles."""
+    merged: dict = {}
+    for delta in deltas:
+        merged |= delta
+    return merged
+
+
+def server_errors(records: list[dict]) -> list[dict]:
+    """Log records that show a server-side failure: errors, tracebacks."""
+    return [
+        record
+        for record in records
+        if record.get("level") in {"error", "critical"}
+        or "exception" in record
+        or "Traceback" in record.get("message", "")
+    ]
+
+
+async def test_signups_on_both_workers_and_tab_state_survives_a_restart(
+    deployment: Deployment, open_clients: ClientFactory
+) -> None:
+    mark = deployment.mark()
+    workers = deployment.worker_pids()
+    assert len(workers) == 2, workers
+
+    clients = await open_clients(deployment.url, CLIENTS)
+    per_worker = deployment.connections_per_worker()
+    assert sum(per_worker.values()) >= CLIENTS, per_worker
+    assert all(count > 0 for count in per_worker.values()), f"one worker holds every connection: {per_worker}"
+
+    people = [(f"Person {i} {uuid.uuid4().hex[:6]}", unique_email(f"multi{i}")) for i in range(CLIENTS)]
+    results = await asyncio.gather(
+        *(
+            client.submit_and_settle(form(name=name, email=email, password=strong_password()))
+            for client, (name, email) in zip(clients, people, strict=True)
+        )
+    )
+    for (name, _email), deltas in zip(people, results, strict=True):
+        assert final_state(deltas) == {"pending": False, "errors": {}, "welcome_name": name}, deltas
+
+    rows = {row.email: row for row in deployment.accounts()}
+    for name, email in people:
+        assert rows[email].name == name
+        assert rows[email].password_hash.startswith(ARGON2ID)
+
+    created = [r for r in deployment.records(mark) if r.get("message", "").startswith("account created")]
+    assert len(created) == CLIENTS
+    assert {r["pid"] for r in created} == workers, f"accounts made by {[r['pid'] for r in created]}"
+
+    # A failed submit (its errors) and a success (its welcome) in two tabs, then a restart.
+    failed, welcomed = await open_clients(deployment.url, 2)
+    failed_key = await failed.issued_signup_key()
+    rejected = final_state(
+        await failed.submit_and_settle(form(name="Restart Failed", email="not an email", password="short"))
+    )
+    assert set(rejected["errors"]) == {"email", "password"}, rejected
+    await welcomed.submit_and_settle(
+        form(name="Restart Welcome", email=unique_email("restart"), password=strong_password())
+    )
+    await asyncio.gather(failed.close(), welcomed.close())
+    # The tabs' state is in the deployment's Redis (keys "<token>_<state>"), not in a worker.
+    with redis.Redis.from_url(deployment.redis.url) as store:
+        assert store.keys(f"{failed.token}_*") and store.keys(f"{welcomed.token}_*")
+
+    deployment.restart()
+    assert deployment.worker_pids().isdisjoint(workers), "the restart kept the old workers"
+
+    failed_again, welcomed_again = await open_clients(deployment.url, tokens=[failed.token, welcomed.token])
+    assert failed_again.signup_vars()["errors"] == rejected["errors"]
+    assert failed_again.signup_vars()["rejections"] == 1
+    assert failed_again.signup_vars()["signup_key"] == failed_key
+    assert welcomed_again.signup_vars()["welcome_name"] == "Restart Welcome"
+    assert_log_hygiene(deployment)  # both starts' logs
+
+
+def mixed_case(text: str, rng: random.Random) -> str:
+    return "".join(ch.upper() if rng.random() < 0.5 else ch.lower() for ch in text)
+
+
+async def test_one_email_from_twenty_tabs_on_two_workers_makes_one_account(
+    deployment: Deployment, open_clients: ClientFactory
+) -> None:
+    mark = deployment.mark()
+    clients: list[DeployClient] = await open_clients(deployment.url, 20)
+    per_worker = deployment.connections_per_worker()
+    assert len(per_worker) == 2 and all(per_worker.values()), per_worker
+
+    rng = random.Random(4)
+    address = unique_email("same")
+    variants = [mixed_case(address, rng) for _ in clients]
+    starts = await asyncio.gather(
+        *(
+            client.submit(form(name=f"Same {i}", email=email, password=strong_password()))
+            for i, (client, email) in enumerate(zip(clients, variants, strict=True))
+        )
+    )
+    await asyncio.gather(
+        *(
+            client.wait(lambda c=client, s=start: c.settled_since(s))
+            for client, start in zip(clients, starts, strict=True)
+        )
+    )
+    finals = [client.signup_vars(start) for client, start in zip(clients, starts, strict=True)]
+
+    welcomed = [state for state in finals if state.get("welcome_name")]
+    refused = [state["errors"] for state in finals if not state.get("welcome_name")]
+    assert len(welcomed) == 1, finals
+    assert refused == [{"email": EMAIL_TAKEN}] * 19
+
+    rows = [row for row in deployment.accounts() if row.email.lower() == address.lower()]
+    assert len(rows) == 1
+    assert rows[0].name == welcomed[0]["welcome_name"]
+
+    events = [e for client, start in zip(clients, starts, strict=True) for e in client.events_since(start)]
+    assert events == [], f"the server sent frontend events (toasts?): {events}"
+    assert server_errors(deployment.records(mark)) == []
+    assert_log_hygiene(deployment)
