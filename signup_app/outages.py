@@ -9,13 +9,13 @@ from redis.exceptions import RedisError
 from reflex.app import default_backend_exception_handler
 from reflex.event import EventSpec
 from reflex_components_sonner.toast import toast
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from signup_app.accounts.registration import UNAVAILABLE, TemporarilyUnavailable
 
 logger = logging.getLogger(__name__)
 
-_OUTAGES = (RedisError, DBAPIError, StorageError, TemporarilyUnavailable)
+_OUTAGES = (RedisError, OperationalError, InterfaceError, StorageError, TemporarilyUnavailable)
 
 
 def is_outage(exception: BaseException) -> bool:

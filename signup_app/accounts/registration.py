@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from limits.errors import StorageError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import select
 
 from signup_app import db
@@ -73,8 +73,9 @@ def register_account(attrs: Mapping[str, object], *, client_address: str | None 
     """
     try:
         return _register(attrs, client_address)
-    except (DBAPIError, RedisError, StorageError) as exc:
-        # Connection-level failures only: IntegrityError was handled inside.
+    except (OperationalError, InterfaceError, RedisError, StorageError) as exc:
+        # The service could not be reached. Other database errors (a bad query, a
+        # drifted schema) are bugs: they propagate and are logged with a traceback.
         raise TemporarilyUnavailable(type(exc).__name__) from exc
 
 
