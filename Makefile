@@ -9,13 +9,18 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(BIN):$(PATH)
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test setup migrate browser lint
+.PHONY: run test bench setup migrate browser lint
 
 run: setup migrate
 	reflex run
 
 test: setup browser lint
 	pytest
+
+# The benchmark (see README): production server on SQLite and PostgreSQL, simulated browsers.
+# BENCH_ARGS=--quick for a short run.
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 setup: $(VENV)/.installed .tools/.installed
 
