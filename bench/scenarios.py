@@ -6,8 +6,12 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import random
 import resource
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,7 +22,16 @@ import aiohttp
 
 from bench import stats
 from bench.browser import Tab, app_protocol
-from bench.server import Server, cpu_seconds, machine_busy_seconds, postgres_pids
+from bench.server import (
+    ROOT,
+    Server,
+    cpu_seconds,
+    free_port,
+    machine_busy_seconds,
+    postgres_pids,
+    process_tree,
+    rss_bytes,
+)
 
 # Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
 # 15+ characters, never built from the name or the email.
@@ -29,6 +42,10 @@ _WORDS = (
 ).split()
 _NAME = "Ada Lovelace"
 _run_id = uuid.uuid4().hex[:8]
+
+# Before each measured load, wait up to this long for other programs on the machine to go quiet
+# (bench.run sets it from its plan).
+QUIET_WAIT_S = 0.0
 _serial = itertools.count()
 
 
@@ -69,6 +86,7 @@ class Window:
     machine_cpu_s: float
     latencies_s: list[float] = field(default_factory=list)
     first_error: str | None = None
+    others_before_cores: float | None = None
 
     def summary(self, per: str) -> dict[str, Any]:
         """The window as figures: per-second rate, CPU per item, latency percentiles."""
@@ -90,6 +108,8 @@ class Window:
         # CPU the rest of the machine used meanwhile: other programs competing for the same cores.
         others = self.machine_cpu_s - self.server_cpu_s - self.client_cpu_s - (self.db_cpu_s or 0)
         figures["other_processes_cores_busy"] = max(others, 0.0) / self.seconds
+        if self.others_before_cores is not None:
+            figures["other_processes_cores_busy_before"] = self.others_before_cores
         if self.first_error:
             figures["first_error"] = self.first_error
         return figures
@@ -133,6 +153,7 @@ async def closed_loop(
                     enough.set()
 
     pids = server.pids()
+    others_before = await wait_for_quiet_machine(server, QUIET_WAIT_S) if QUIET_WAIT_S else None
     clients = [asyncio.create_task(client()) for _ in range(concurrency)]
     side = None
     try:
@@ -165,7 +186,26 @@ async def closed_loop(
         machine_cpu_s=machine1 - machine0,
         latencies_s=[end - start for start, end in finished[count0:count1]],
         first_error=errors[0] if errors else None,
+        others_before_cores=others_before,
     )
+
+
+async def wait_for_quiet_machine(server: Server, max_s: float, threshold_cores: float = 0.25) -> float:
+    """Wait (up to max_s) until other programs use under threshold_cores; returns their last load.
+
+    The server shares the machine's cores with whatever else runs on it: a window measured
+    while another program computes says more about that program than about the server.
+    """
+    pids = server.pids()
+    deadline = time.perf_counter() + max_s
+    while True:
+        machine0, server0, own0 = machine_busy_seconds(), cpu_seconds(pids), _own_cpu_seconds()
+        await asyncio.sleep(1.0)
+        others = (
+            (machine_busy_seconds() - machine0) - (cpu_seconds(pids) - server0) - (_own_cpu_seconds() - own0)
+        )
+        if others < threshold_cores or time.perf_counter() >= deadline:
+            return max(others, 0.0)
 
 
 async def settle(server: Server, max_s: float = 30.0) -> None:
@@ -296,6 +336,8 @@ async def trivial_events(
         if errors:
             raise RuntimeError(f"could not open tabs: {errors[0]}")
         try:
+            if QUIET_WAIT_S:
+                await wait_for_quiet_machine(server, QUIET_WAIT_S)
             await sequential_round_trips(tabs[0], warmup, max_s)
             pids = server.pids()
             cpu0, t0 = cpu_seconds(pids), time.perf_counter()
@@ -397,6 +439,47 @@ async def fairness(
         "cheap_event": {**stats.latency_summary_ms(rtts), "errors": len(probe_errors)},
         "signups": window.summary("signup"),
     }
+
+
+async def bare_granian_memory(clients: int) -> dict[str, Any]:
+    """RSS per idle websocket of Granian serving a bare ASGI app (bench/bare_websocket.py), no Reflex."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
+        *("--port", str(port), "--no-log", "bench.bare_websocket:app"),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"ws://127.0.0.1:{port}/"
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    try:
+        async with client_session() as session:
+            for _ in range(100):
+                try:
+                    sockets.append(await session.ws_connect(url))
+                    break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("granian did not start")
+            tree = process_tree(process.pid)
+            await asyncio.sleep(0.5)
+            before = rss_bytes(tree)
+            for _ in range(clients):
+                ws = await session.ws_connect(url)
+                await ws.send_str("x" * 300)  # about a hydrate's size, so read buffers are in use
+                await ws.receive()
+                sockets.append(ws)
+            await asyncio.sleep(1)
+            after = rss_bytes(tree)
+            for ws in sockets:
+                await ws.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    return {"clients": clients, "kb_per_client": (after - before) / 1024 / clients}
 
 
 # --- Idle clients --------------------------------------------------------------------------------------
