@@ -42,10 +42,14 @@ def pyspy_record(pid: int, out_dir: Path | None, name: str) -> Iterator[None]:
             process.wait()
 
 
+# Leaf frames of threads that wait (py-spy's idle detection lets some through): not CPU.
+_WAITING = ("EpollSelector.select (", "Condition.wait (", "_worker (concurrent/futures/thread.py:81)")
+
+
 def top_frames(collapsed: Path, limit: int = 25) -> dict[str, list[tuple[str, float]]]:
     """From py-spy's collapsed stacks: the functions most often on the stack (inclusive) and on top (self).
 
-    Percentages are of the samples taken (py-spy samples only threads that are running).
+    Percentages are of the busy samples: stacks that end in a wait are left out.
     """
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
@@ -56,6 +60,8 @@ def top_frames(collapsed: Path, limit: int = 25) -> dict[str, list[tuple[str, fl
             continue
         count = int(count_text)
         frames = stack.split(";")
+        if frames[-1].startswith(_WAITING):
+            continue
         total += count
         for frame in set(frames):
             inclusive[frame] += count

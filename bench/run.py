@@ -374,6 +374,13 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 _fmt(bare["kb_per_client"]),
                 value_raw=bare["kb_per_client"],
             )
+        after = idle.get("idle_after")
+        if after:
+            row(
+                f"server CPU with no tab open, {after['state_files']:,} saved tab states on disk, cores",
+                _fmt(after["server_cpu_cores_busy"], 3),
+                value_raw=after["server_cpu_cores_busy"],
+            )
         last = idle["held"][-1] if idle["held"] else {}
         row(
             "connections held with cheap-event p99 < 100 ms (p99 at the last step)",

@@ -485,6 +485,22 @@ async def bare_granian_memory(clients: int) -> dict[str, Any]:
 # --- Idle clients --------------------------------------------------------------------------------------
 
 
+async def idle_cpu(server: Server, seconds: float = 6.0) -> dict[str, Any]:
+    """The server's CPU with no client connected, and the saved tab states it keeps on disk meanwhile.
+
+    Reflex's disk state manager keeps each tab's state for an hour and re-reads the
+    modification time of every saved file on each write cycle (every 2 s by default).
+    """
+    await asyncio.sleep(3)  # let the write queue of the closed tabs drain
+    await settle(server)
+    pids = server.pids()
+    before = cpu_seconds(pids)
+    await asyncio.sleep(seconds)
+    states = server.workdir / ".states"
+    files = sum(1 for _ in states.glob("*.pkl")) if states.is_dir() else 0
+    return {"state_files": files, "server_cpu_cores_busy": (cpu_seconds(pids) - before) / seconds}
+
+
 async def idle_clients(
     server: Server, *, memory_clients: int, steps: list[int], probe_tabs: int, probe_events: int
 ) -> dict[str, Any]:
@@ -541,6 +557,7 @@ async def idle_clients(
         finally:
             await close_tabs(tabs)
     await settle(server)
+    result["idle_after"] = await idle_cpu(server)
     good = [
         s["connected"]
         for s in held
