@@ -323,6 +323,15 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f["efficiency"] >= EFFICIENCY_MIN,
                 value_raw=f["efficiency"],
             )
+        top = figures["websocket_signups"][str(max(int(level) for level in figures["websocket_signups"]))]
+        split = top["worker_cpu_ms_per_signup_by_thread"]
+        row(
+            f"{db}: worker CPU ms/signup @{top['concurrency']}: hash pool / worker threads / event loop / Granian",
+            " / ".join(
+                _fmt(split.get(g, 0.0), 1) for g in ("hash_pool", "worker_threads", "event_loop", "granian")
+            ),
+            value_raw=split,
+        )
         fair = figures["fairness"]["cheap_event"]
         row(
             f"{db}: cheap event p50 / p99 while {figures['fairness']['signup_clients']} clients sign up, ms",

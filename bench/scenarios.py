@@ -31,6 +31,7 @@ from bench.server import (
     postgres_pids,
     process_tree,
     rss_bytes,
+    thread_cpu_by_group,
 )
 
 # Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
@@ -87,6 +88,7 @@ class Window:
     latencies_s: list[float] = field(default_factory=list)
     first_error: str | None = None
     others_before_cores: float | None = None
+    worker_threads_cpu_s: dict[str, float] = field(default_factory=dict)
 
     def summary(self, per: str) -> dict[str, Any]:
         """The window as figures: per-second rate, CPU per item, latency percentiles."""
@@ -110,6 +112,10 @@ class Window:
         figures["other_processes_cores_busy"] = max(others, 0.0) / self.seconds
         if self.others_before_cores is not None:
             figures["other_processes_cores_busy_before"] = self.others_before_cores
+        figures[f"worker_cpu_ms_per_{per}_by_thread"] = {
+            group: stats.per_item_ms(seconds, self.completed)
+            for group, seconds in self.worker_threads_cpu_s.items()
+        }
         if self.first_error:
             figures["first_error"] = self.first_error
         return figures
@@ -153,11 +159,13 @@ async def closed_loop(
                     enough.set()
 
     pids = server.pids()
+    worker = server.worker_pids()[0]
     others_before = await wait_for_quiet_machine(server, QUIET_WAIT_S) if QUIET_WAIT_S else None
     clients = [asyncio.create_task(client()) for _ in range(concurrency)]
     side = None
     try:
         await asyncio.sleep(ramp_s)
+        threads0 = thread_cpu_by_group(worker)
         t0, cpu0, own0 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
         db0 = cpu_seconds(postgres_pids()) if measure_db else 0.0
         machine0 = machine_busy_seconds()
@@ -167,6 +175,7 @@ async def closed_loop(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(enough.wait(), window_s)
         t1, cpu1, own1 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
+        threads1 = thread_cpu_by_group(worker)
         db1 = cpu_seconds(postgres_pids()) if measure_db else 0.0
         machine1 = machine_busy_seconds()
         count1, errors1 = len(finished), len(errors)
@@ -187,6 +196,7 @@ async def closed_loop(
         latencies_s=[end - start for start, end in finished[count0:count1]],
         first_error=errors[0] if errors else None,
         others_before_cores=others_before,
+        worker_threads_cpu_s={group: threads1[group] - threads0.get(group, 0.0) for group in threads1},
     )
 
 

@@ -61,6 +61,38 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / _CLOCK_TICKS
 
 
+def thread_cpu_by_group(pid: int) -> dict[str, float]:
+    """CPU seconds of one process's threads, grouped by what they run.
+
+    The main thread runs the event loop; threads at nice +10 are the password-hashing pool
+    (signup_app.accounts.passwords); tokio threads are Granian's Rust runtime; the other
+    Python threads are asyncio's and Starlette's worker threads (validation, database,
+    Reflex's state writes).
+    """
+    groups: dict[str, float] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return groups
+    for tid in tids:
+        try:
+            text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(tid) == pid:
+            group = "event_loop"
+        elif int(fields[16]) > 0:
+            group = "hash_pool"
+        elif comm.startswith("tokio"):
+            group = "granian"
+        else:
+            group = "worker_threads"
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return groups
+
+
 def rss_bytes(pids: list[int]) -> int:
     """Resident set size of these processes, summed."""
     total = 0
