@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(BIN):$(PATH)
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test serve setup migrate browser lint
+.PHONY: run test serve bench setup migrate browser lint
 
 run: setup migrate
 	reflex run
@@ -20,6 +20,11 @@ test: setup browser lint
 # Production (see README): settings checked, migrations applied, then the workers.
 serve: setup
 	scripts/serve
+
+# The benchmark (see README): production server on SQLite and PostgreSQL, simulated browsers.
+# BENCH_ARGS=--quick for a short run.
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 setup: $(VENV)/.installed .tools/.installed
 

@@ -1,0 +1,560 @@
+"""The signup benchmark: `python -m bench` (or `python bench/run.py`), `--quick` for a short run.
+
+Starts the app in production mode (`reflex run --env prod --single-port`) on SQLite and, when
+it is reachable, on a throwaway PostgreSQL database; drives it over loopback with simulated
+browsers speaking Reflex's websocket protocol, and with plain HTTP for the JSON route and the
+no-JavaScript form; stops everything it started. Prints a table of figure / value / target /
+met? and writes every figure to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import page_weight, scenarios, stats
+from bench.browser import app_protocol
+from bench.profiling import pyspy_record, top_frames
+from bench.server import (
+    DatabaseUnavailable,
+    Server,
+    count_accounts,
+    postgresql_database,
+    running_server,
+    sqlite_database,
+)
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CONNECTIONS_TARGET = 5000
+
+# The issue's targets.
+EFFICIENCY_MIN = 0.85
+BOUND_SHARE_MIN = 0.90
+FAIRNESS_P99_MAX_MS = 50.0
+TRIVIAL_P50_MAX_MS = 2.0
+TRIVIAL_EVENTS_PER_S_MIN = 1000.0
+IDLE_KB_MAX = 50.0
+JS_GZIP_MAX_KB = 135.0
+
+WHY_CORES = (
+    "Without Redis, Reflex runs one worker process. The handler hashes in asyncio.to_thread and "
+    "argon2-cffi releases the GIL, so that one process hashes on every core its affinity allows."
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how much each phase runs."""
+
+    signup_levels: tuple[int, ...] = (1, 10, 50)
+    ramp_s: float = 2.0
+    window_s: float = 15.0
+    max_signups: int = 3000
+    fairness_signup_clients: int = 50
+    fairness_probe_clients: int = 10
+    fairness_probe_gap_s: float = 0.02
+    trivial_count: int = 2000
+    trivial_warmup: int = 200
+    trivial_concurrency: int = 32
+    trivial_window_s: float = 10.0
+    idle_memory_clients: int = 1000
+    idle_steps: tuple[int, ...] = (1000, 2000, 3000, 4000, 5000)
+    idle_probe_tabs: int = 20
+    idle_probe_events: int = 10
+    hash_runs: int = 50
+    quiet_wait_s: float = 10.0
+
+
+FULL = Plan()
+QUICK = Plan(
+    ramp_s=1.0,
+    window_s=4.0,
+    max_signups=600,
+    trivial_count=300,
+    trivial_warmup=50,
+    trivial_window_s=3.0,
+    idle_steps=(1000,),
+    idle_probe_tabs=10,
+    idle_probe_events=5,
+    hash_runs=15,
+    quiet_wait_s=3.0,
+)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def raise_open_files_limit(wanted: int) -> dict[str, int]:
+    """Let this process (and the server it starts) hold `wanted` sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(wanted, soft), max(wanted, hard)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return {"soft": soft, "hard": hard}
+
+
+def measure_hash_cpu_ms(runs: int) -> dict[str, Any]:
+    """CPU ms of one hash_password with the project's parameters, in this process (time.process_time)."""
+    from signup_app.accounts import passwords
+
+    for i in range(2):
+        passwords.hash_password(f"warm-up passphrase {i}")
+    start = time.process_time()
+    for i in range(runs):
+        passwords.hash_password(f"violet tangerine lighthouse {i}")
+    cpu_ms = (time.process_time() - start) * 1000 / runs
+    # The same with every core hashing at once, as under saturating signups (shared caches and memory).
+    cores = len(os.sched_getaffinity(0))
+    with ThreadPoolExecutor(cores) as callers:
+        start, wall = time.process_time(), time.perf_counter()
+        list(callers.map(passwords.hash_password, [f"quiet harbor lantern {i}" for i in range(runs * cores)]))
+        all_cores_ms = (time.process_time() - start) * 1000 / (runs * cores)
+        all_cores_rate = runs * cores / (time.perf_counter() - wall)
+    return {
+        "cpu_ms": cpu_ms,
+        "cpu_ms_all_cores_hashing": all_cores_ms,
+        "hashes_per_s_all_cores": all_cores_rate,
+        "runs": runs,
+        "algorithm": "argon2id",
+        "memory_kib": passwords.MEMORY_COST_KIB,
+        "time_cost": passwords.TIME_COST,
+        "parallelism": passwords.PARALLELISM,
+    }
+
+
+async def run_database(
+    name: str, server: Server, plan: Plan, profile_dir: Path | None, hash_cpu_ms: float
+) -> dict[str, Any]:
+    """The database-bound figures on one server: websocket signups, fairness, JSON signups."""
+    measure_db = name == "postgresql"
+    result: dict[str, Any] = {"websocket_signups": {}, "json_signups": {}}
+    # Warm up both paths (imports, zxcvbn's dictionaries, pools) outside any window.
+    await scenarios.websocket_signups(server, 4, ramp_s=0.5, window_s=1.0, max_count=40, measure_db=False)
+    await scenarios.json_signups(server, 4, ramp_s=0.5, window_s=1.0, max_count=40, measure_db=False)
+    worker = server.worker_pids()[0]
+    for level in plan.signup_levels:
+        log(f"{name}: websocket signups, {level} concurrent clients")
+        with pyspy_record(
+            worker, profile_dir if level == max(plan.signup_levels) else None, f"{name}-ws-{level}"
+        ):
+            figures = await scenarios.websocket_signups(
+                server,
+                level,
+                ramp_s=plan.ramp_s if level > 1 else 1.0,
+                window_s=plan.window_s,
+                max_count=plan.max_signups,
+                measure_db=measure_db,
+            )
+        figures["efficiency"] = stats.efficiency(hash_cpu_ms, figures["server_cpu_ms_per_signup"])
+        result["websocket_signups"][str(level)] = figures
+    log(f"{name}: cheap events from {plan.fairness_probe_clients} tabs while signups saturate")
+    with pyspy_record(worker, profile_dir, f"{name}-fairness"):
+        result["fairness"] = await scenarios.fairness(
+            server,
+            signup_clients=plan.fairness_signup_clients,
+            probe_clients=plan.fairness_probe_clients,
+            probe_gap_s=plan.fairness_probe_gap_s,
+            ramp_s=plan.ramp_s,
+            window_s=plan.window_s,
+            max_count=plan.max_signups,
+            measure_db=measure_db,
+        )
+    for level in plan.signup_levels:
+        log(f"{name}: JSON route signups, {level} concurrent clients")
+        figures = await scenarios.json_signups(
+            server,
+            level,
+            ramp_s=plan.ramp_s if level > 1 else 1.0,
+            window_s=plan.window_s,
+            max_count=plan.max_signups,
+            measure_db=measure_db,
+        )
+        figures["efficiency"] = stats.efficiency(hash_cpu_ms, figures["server_cpu_ms_per_signup"])
+        result["json_signups"][str(level)] = figures
+    result["accounts_created"] = count_accounts(server.db_url)
+    return result
+
+
+async def run_connections(server: Server, plan: Plan, profile_dir: Path | None) -> dict[str, Any]:
+    """The figures that do not depend on the database, on a server of their own (SQLite).
+
+    Its own server, fresh: the idle-tab memory is read from a heap that earlier phases have
+    not grown, and the thousands of tabs it leaves behind (Reflex keeps each tab's state for
+    an hour) do not weigh on the signup figures.
+    """
+    result: dict[str, Any] = {}
+    log("page weight and the form without JavaScript")
+    result["page_weight"] = page_weight.javascript_weight(server.web_dir / "build" / "client")
+    result["no_js_form"] = await page_weight.form_without_javascript(
+        server.url, f"bench-nojs-{os.getpid()}-{time.time_ns()}@example.com", "quiet harbor lantern velvet"
+    )
+    log("trivial events")
+    with pyspy_record(server.worker_pids()[0], profile_dir, "trivial-events"):
+        result["trivial_events"] = await scenarios.trivial_events(
+            server,
+            count=plan.trivial_count,
+            warmup=plan.trivial_warmup,
+            concurrency=plan.trivial_concurrency,
+            window_s=plan.trivial_window_s,
+            max_s=60,
+        )
+    log(f"idle clients: memory over {plan.idle_memory_clients}, then up to {plan.idle_steps[-1]:,} held")
+    result["idle_clients"] = await scenarios.idle_clients(
+        server,
+        memory_clients=plan.idle_memory_clients,
+        steps=list(plan.idle_steps),
+        probe_tabs=plan.idle_probe_tabs,
+        probe_events=plan.idle_probe_events,
+    )
+    log("idle websockets on Granian alone (no Reflex)")
+    result["idle_clients"]["bare_granian"] = await scenarios.bare_granian_memory(plan.idle_memory_clients)
+    return result
+
+
+def server_info(server: Server, started: float) -> dict[str, Any]:
+    return {
+        "start_s": time.perf_counter() - started,
+        "processes": len(server.pids()),
+        "workers": len(server.worker_pids()),
+        "cores": server.cores(),
+        "state_manager": os.environ.get("REFLEX_STATE_MANAGER_MODE", "disk (Reflex's default without Redis)"),
+    }
+
+
+def run_signups_on(
+    name: str, db_url: str, workdir: Path, plan: Plan, profile_dir: Path | None, hash_cpu_ms: float
+) -> dict[str, Any]:
+    log(f"{name}: starting the production server")
+    started = time.perf_counter()
+    with running_server(db_url, workdir / name) as server:
+        info = server_info(server, started)
+        figures = asyncio.run(run_database(name, server, plan, profile_dir, hash_cpu_ms))
+    figures["server"] = info
+    return figures
+
+
+def run_connections_on(workdir: Path, plan: Plan, profile_dir: Path | None) -> dict[str, Any]:
+    folder = workdir / "connections"
+    folder.mkdir(parents=True, exist_ok=True)
+    with sqlite_database(folder) as url:
+        log("connections: starting the production server")
+        started = time.perf_counter()
+        with running_server(url, folder) as server:
+            info = server_info(server, started)
+            figures = asyncio.run(run_connections(server, plan, profile_dir))
+    figures["server"] = info
+    return figures
+
+
+# --- Report --------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _met(ok: bool | None) -> str:
+    return "—" if ok is None else ("yes" if ok else "NO")
+
+
+def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table: one row per figure, with its target and whether it is met (None: no target)."""
+    rows: list[dict[str, Any]] = []
+
+    def row(figure: str, value: str, target: str = "", met: bool | None = None, **data: Any) -> None:
+        rows.append({"figure": figure, "value": value, "target": target, "met": met, **data})
+
+    hash_ms = results["hash"]["cpu_ms"]
+    bound = results["bound"]
+    row("argon2id hash, CPU ms (in-process)", _fmt(hash_ms, 2), value_raw=hash_ms)
+    row(
+        "  the same with every core hashing at once, CPU ms",
+        _fmt(results["hash"]["cpu_ms_all_cores_hashing"], 2),
+        value_raw=results["hash"]["cpu_ms_all_cores_hashing"],
+    )
+    row(
+        f"bound: {bound['cores']} cores ÷ hash CPU, signups/s",
+        _fmt(bound["signups_per_s"]),
+        value_raw=bound["signups_per_s"],
+    )
+    for db, figures in results["databases"].items():
+        if "skipped" in figures:
+            row(f"{db}: all figures", "skipped", met=None, reason=figures["skipped"])
+            continue
+        for level, f in figures["websocket_signups"].items():
+            share = stats.share_of(f["signup_per_s"], bound["signups_per_s"])
+            target = "" if level == "1" else f"≥ {BOUND_SHARE_MIN:.0%} of bound"
+            met = None if level == "1" else share >= BOUND_SHARE_MIN
+            row(
+                f"{db}: websocket signups/s @{level}",
+                f"{_fmt(f['signup_per_s'])} ({_fmt(100 * share, 0)}% of bound)",
+                target,
+                met,
+                value_raw=f["signup_per_s"],
+            )
+        for level, f in figures["websocket_signups"].items():
+            row(
+                f"{db}: server CPU ms/signup @{level} → efficiency",
+                f"{_fmt(f['server_cpu_ms_per_signup'], 2)} → {_fmt(f['efficiency'], 2)}",
+                f"≥ {EFFICIENCY_MIN}",
+                f["efficiency"] >= EFFICIENCY_MIN,
+                value_raw=f["efficiency"],
+            )
+        top = figures["websocket_signups"][str(max(int(level) for level in figures["websocket_signups"]))]
+        split = top["worker_cpu_ms_per_signup_by_thread"]
+        row(
+            f"{db}: worker CPU ms/signup @{top['concurrency']}: hash pool / worker threads / event loop / Granian",
+            " / ".join(
+                _fmt(split.get(g, 0.0), 1) for g in ("hash_pool", "worker_threads", "event_loop", "granian")
+            ),
+            value_raw=split,
+        )
+        fair = figures["fairness"]["cheap_event"]
+        row(
+            f"{db}: cheap event p50 / p99 while {figures['fairness']['signup_clients']} clients sign up, ms",
+            f"{_fmt(fair['p50_ms'], 2)} / {_fmt(fair['p99_ms'], 2)}",
+            f"p99 ≤ {FAIRNESS_P99_MAX_MS:.0f}",
+            fair["p99_ms"] <= FAIRNESS_P99_MAX_MS and not fair["errors"],
+            value_raw=fair["p99_ms"],
+        )
+        for level, f in figures["json_signups"].items():
+            ws = figures["websocket_signups"][level]
+            row(
+                f"{db}: JSON route signups/s @{level} (websocket), CPU ms/signup",
+                f"{_fmt(f['signup_per_s'])} ({_fmt(ws['signup_per_s'])}), "
+                f"{_fmt(f['server_cpu_ms_per_signup'], 2)} ({_fmt(ws['server_cpu_ms_per_signup'], 2)})",
+                value_raw=f["signup_per_s"],
+            )
+    trivial = results.get("trivial_events")
+    if trivial:
+        one = trivial["concurrency_1"]
+        many = next(v for k, v in trivial.items() if k != "concurrency_1")
+        row(
+            "trivial event round trip p50 / p99 @1, ms",
+            f"{_fmt(one['p50_ms'], 2)} / {_fmt(one['p99_ms'], 2)}",
+            f"p50 ≤ {TRIVIAL_P50_MAX_MS:.0f}",
+            one["p50_ms"] <= TRIVIAL_P50_MAX_MS,
+            value_raw=one["p50_ms"],
+        )
+        row(
+            f"trivial events/s, one worker (@{many['concurrency']}; server CPU ms/event)",
+            f"{_fmt(many['event_per_s'], 0)} ({_fmt(many['server_cpu_ms_per_event'], 3)})",
+            f"≥ {TRIVIAL_EVENTS_PER_S_MIN:,.0f}",
+            many["event_per_s"] >= TRIVIAL_EVENTS_PER_S_MIN,
+            value_raw=many["event_per_s"],
+        )
+    idle = results.get("idle_clients")
+    if idle:
+        memory = idle["memory"]
+        row(
+            f"server memory per idle client (RSS over {memory['clients']}), KB",
+            _fmt(memory["kb_per_client"]),
+            f"≤ {IDLE_KB_MAX:.0f}",
+            memory["kb_per_client"] <= IDLE_KB_MAX,
+            value_raw=memory["kb_per_client"],
+        )
+        bare = idle.get("bare_granian")
+        if bare:
+            row(
+                "  of which Granian alone holds (bare ASGI websocket), KB",
+                _fmt(bare["kb_per_client"]),
+                value_raw=bare["kb_per_client"],
+            )
+        after = idle.get("idle_after")
+        if after:
+            row(
+                f"server CPU with no tab open, {after['state_files']:,} saved tab states on disk, cores",
+                _fmt(after["server_cpu_cores_busy"], 3),
+                value_raw=after["server_cpu_cores_busy"],
+            )
+        last = idle["held"][-1] if idle["held"] else {}
+        row(
+            "connections held with cheap-event p99 < 100 ms (p99 at the last step)",
+            f"{idle['max_held_with_p99_under_100ms']:,} ({_fmt(last.get('cheap_event', {}).get('p99_ms'), 2)} ms)",
+            f"{CONNECTIONS_TARGET:,}",
+            idle["max_held_with_p99_under_100ms"] >= CONNECTIONS_TARGET,
+            value_raw=idle["max_held_with_p99_under_100ms"],
+        )
+    weight = results.get("page_weight")
+    if weight:
+        row(
+            f"JavaScript for the signup page ({weight['files']} files), KB raw / gzip -9",
+            f"{_fmt(weight['raw_bytes'] / 1024)} / {_fmt(weight['gzip9_bytes'] / 1024)}",
+            f"gzip ≤ {JS_GZIP_MAX_KB:.0f}",
+            weight["gzip9_bytes"] / 1024 <= JS_GZIP_MAX_KB,
+            value_raw=weight["gzip9_bytes"],
+        )
+    nojs = results.get("no_js_form")
+    if nojs:
+        row(
+            "form works without JavaScript (plain POST /signup)",
+            f"{nojs['post_status']} → {nojs['post_location']}",
+            "303",
+            nojs["works"],
+            value_raw=nojs["works"],
+        )
+    return rows
+
+
+def other_load(results: dict[str, Any]) -> dict[str, float]:
+    """How busy other programs kept the cores during the measured windows (they compete with the server)."""
+    seen: list[float] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "other_processes_cores_busy" in node:
+                seen.append(node["other_processes_cores_busy"])
+            for value in node.values():
+                walk(value)
+
+    walk(results.get("databases", {}))
+    walk(results.get("trivial_events", {}))
+    return {
+        "windows": len(seen),
+        "max_cores": max(seen, default=0.0),
+        "mean_cores": sum(seen) / max(len(seen), 1),
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    headers = ("figure", "value", "target", "met?")
+    cells = [(r["figure"], r["value"], r["target"], _met(r["met"])) for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
+
+
+# --- Main ----------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short windows and fewer connections (~2 min)")
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql (PostgreSQL is skipped when unreachable)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS_DIR / "latest.json", help="where to write JSON"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server worker with py-spy in the heaviest phases (figures are then perturbed)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the servers' folders (logs, builds)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    unknown = set(databases) - {"sqlite", "postgresql"}
+    if unknown or "sqlite" not in databases:
+        print(
+            f"--databases must include sqlite, and may add postgresql (got {args.databases})", file=sys.stderr
+        )
+        return 2
+    started = time.time()
+    limits = raise_open_files_limit(2 * max(plan.idle_steps) + 1024)
+    profile_dir = args.output.parent / "profiles" if args.profile else None
+    scenarios.QUIET_WAIT_S = plan.quiet_wait_s
+
+    log("hash CPU, in-process")
+    hash_figures = measure_hash_cpu_ms(plan.hash_runs)
+    app_protocol()  # compile the client's view of the app once, before any window
+
+    results: dict[str, Any] = {
+        "meta": {
+            "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+            "quick": args.quick,
+            "profiled": args.profile,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "open_files_limit": limits,
+            "cheap_event": "on_load_internal: the page sends it on client-side navigation; on this page "
+            "(no on_load handlers) it changes nothing and answers with the is_hydrated delta",
+            "plan": plan.__dict__,
+        },
+        "hash": hash_figures,
+        "databases": {},
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="signup-bench-"))
+    cores = None
+    try:
+        connections = run_connections_on(workdir, plan, profile_dir)
+        results["connections_server"] = connections.pop("server")
+        results.update(connections)
+        cores = results["connections_server"]["cores"]
+        for name in databases:
+            try:
+                if name == "sqlite":
+                    (workdir / name).mkdir(parents=True, exist_ok=True)
+                    database = sqlite_database(workdir / name)
+                else:
+                    database = postgresql_database()
+                with database as url:
+                    figures = run_signups_on(name, url, workdir, plan, profile_dir, hash_figures["cpu_ms"])
+                results["databases"][name] = figures
+            except DatabaseUnavailable as exc:
+                log(f"{name}: skipped, not reachable ({exc})")
+                results["databases"][name] = {"skipped": f"not reachable: {exc}"}
+    finally:
+        if args.keep:
+            log(f"servers' folders kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    results["bound"] = {
+        "cores": cores,
+        "why": WHY_CORES,
+        "signups_per_s": stats.hash_bound_per_s(cores, hash_figures["cpu_ms"]),
+    }
+    results["meta"]["duration_s"] = time.time() - started
+    if profile_dir is not None and profile_dir.is_dir():
+        results["profiles"] = {p.stem: top_frames(p) for p in sorted(profile_dir.glob("*.txt"))}
+    results["meta"]["other_programs_load"] = other_load(results)
+    rows = build_rows(results)
+    results["table"] = rows
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print_table(rows)
+    load = results["meta"]["other_programs_load"]
+    print(
+        f"\nOther programs kept {load['mean_cores']:.2f} cores busy on average (at most {load['max_cores']:.2f})"
+        f" during the {load['windows']} measured windows; throughput figures count on the whole machine."
+    )
+    print(f"written: {args.output} ({results['meta']['duration_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

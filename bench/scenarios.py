@@ -1,0 +1,580 @@
+"""What the benchmark makes the server do, each bounded in count and time, over loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bench import stats
+from bench.browser import Tab, app_protocol
+from bench.server import (
+    ROOT,
+    Server,
+    cpu_seconds,
+    free_port,
+    machine_busy_seconds,
+    postgres_pids,
+    process_tree,
+    rss_bytes,
+    thread_cpu_by_group,
+)
+
+# Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
+# 15+ characters, never built from the name or the email.
+_WORDS = (
+    "violet tangerine lighthouse marble cactus harbor quartz walnut meadow falcon copper "
+    "lantern glacier pepper saddle orchid timber velvet rocket canyon biscuit nebula "
+    "anchor prism willow thunder pebble compass jasmine ember"
+).split()
+_NAME = "Ada Lovelace"
+_run_id = uuid.uuid4().hex[:8]
+
+# Before each measured load, wait up to this long for other programs on the machine to go quiet
+# (bench.run sets it from its plan).
+QUIET_WAIT_S = 0.0
+_serial = itertools.count()
+
+
+def signup_fields(rng: random.Random) -> dict[str, str]:
+    """A new account's form fields: a unique address and a four-word passphrase."""
+    words = rng.sample(_WORDS, 4)
+    return {
+        "name": _NAME,
+        "email": f"bench-{_run_id}-{next(_serial)}@example.com",
+        "password": " ".join(words),
+    }
+
+
+def client_session(limit: int = 0) -> aiohttp.ClientSession:
+    """One HTTP/websocket session for a scenario's clients (no per-host connection cap unless given)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit),
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Window:
+    """What happened in one measured window of a closed-loop load."""
+
+    concurrency: int
+    seconds: float
+    completed: int
+    errors: int
+    server_cpu_s: float
+    client_cpu_s: float
+    db_cpu_s: float | None
+    machine_cpu_s: float
+    latencies_s: list[float] = field(default_factory=list)
+    first_error: str | None = None
+    others_before_cores: float | None = None
+    worker_threads_cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def summary(self, per: str) -> dict[str, Any]:
+        """The window as figures: per-second rate, CPU per item, latency percentiles."""
+        lat = stats.latency_summary_ms(self.latencies_s)
+        figures = {
+            "concurrency": self.concurrency,
+            "window_s": round(self.seconds, 3),
+            "completed": self.completed,
+            "errors": self.errors,
+            f"{per}_per_s": stats.rate(self.completed, self.seconds),
+            f"server_cpu_ms_per_{per}": stats.per_item_ms(self.server_cpu_s, self.completed),
+            "server_cpu_cores_busy": self.server_cpu_s / self.seconds,
+            f"bench_client_cpu_ms_per_{per}": stats.per_item_ms(self.client_cpu_s, self.completed),
+            "latency_p50_ms": lat["p50_ms"],
+            "latency_p99_ms": lat["p99_ms"],
+        }
+        if self.db_cpu_s is not None:
+            figures[f"postgres_cpu_ms_per_{per}"] = stats.per_item_ms(self.db_cpu_s, self.completed)
+        # CPU the rest of the machine used meanwhile: other programs competing for the same cores.
+        others = self.machine_cpu_s - self.server_cpu_s - self.client_cpu_s - (self.db_cpu_s or 0)
+        figures["other_processes_cores_busy"] = max(others, 0.0) / self.seconds
+        if self.others_before_cores is not None:
+            figures["other_processes_cores_busy_before"] = self.others_before_cores
+        figures[f"worker_cpu_ms_per_{per}_by_thread"] = {
+            group: stats.per_item_ms(seconds, self.completed)
+            for group, seconds in self.worker_threads_cpu_s.items()
+        }
+        if self.first_error:
+            figures["first_error"] = self.first_error
+        return figures
+
+
+async def closed_loop(
+    server: Server,
+    concurrency: int,
+    operation: Callable[[], Awaitable[None]],
+    *,
+    ramp_s: float,
+    window_s: float,
+    max_count: int,
+    measure_db: bool = False,
+    during: Callable[[], Awaitable[None]] | None = None,
+) -> Window:
+    """`concurrency` clients each repeating `operation` back to back; measured in steady state.
+
+    After a ramp, the window opens: the server's CPU (its whole process tree), the benchmark's
+    own CPU and the completions are read at both ends of it. It closes after window_s or
+    max_count completions, whichever comes first; then the clients stop and in-flight
+    operations finish. `during` runs alongside the window (other clients' traffic).
+    """
+    stop = asyncio.Event()
+    enough = asyncio.Event()  # max_count completions inside the window
+    finished: list[tuple[float, float]] = []  # (start, end) per completed operation
+    errors: list[str] = []
+    count0 = None
+
+    async def client() -> None:
+        while not stop.is_set():
+            start = time.perf_counter()
+            try:
+                await operation()
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                await asyncio.sleep(0.05)
+            else:
+                finished.append((start, time.perf_counter()))
+                if count0 is not None and len(finished) - count0 >= max_count:
+                    enough.set()
+
+    pids = server.pids()
+    worker = server.worker_pids()[0]
+    others_before = await wait_for_quiet_machine(server, QUIET_WAIT_S) if QUIET_WAIT_S else None
+    clients = [asyncio.create_task(client()) for _ in range(concurrency)]
+    side = None
+    try:
+        await asyncio.sleep(ramp_s)
+        threads0 = thread_cpu_by_group(worker)
+        t0, cpu0, own0 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
+        db0 = cpu_seconds(postgres_pids()) if measure_db else 0.0
+        machine0 = machine_busy_seconds()
+        count0, errors0 = len(finished), len(errors)
+        if during is not None:
+            side = asyncio.create_task(during())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(enough.wait(), window_s)
+        t1, cpu1, own1 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
+        threads1 = thread_cpu_by_group(worker)
+        db1 = cpu_seconds(postgres_pids()) if measure_db else 0.0
+        machine1 = machine_busy_seconds()
+        count1, errors1 = len(finished), len(errors)
+    finally:
+        stop.set()
+        if side is not None:
+            side.cancel()
+        await asyncio.wait_for(asyncio.gather(*clients, side or asyncio.sleep(0), return_exceptions=True), 60)
+    return Window(
+        concurrency=concurrency,
+        seconds=t1 - t0,
+        completed=count1 - count0,
+        errors=errors1 - errors0,
+        server_cpu_s=cpu1 - cpu0,
+        client_cpu_s=own1 - own0,
+        db_cpu_s=(db1 - db0) if measure_db else None,
+        machine_cpu_s=machine1 - machine0,
+        latencies_s=[end - start for start, end in finished[count0:count1]],
+        first_error=errors[0] if errors else None,
+        others_before_cores=others_before,
+        worker_threads_cpu_s={group: threads1[group] - threads0.get(group, 0.0) for group in threads1},
+    )
+
+
+async def wait_for_quiet_machine(server: Server, max_s: float, threshold_cores: float = 0.25) -> float:
+    """Wait (up to max_s) until other programs use under threshold_cores; returns their last load.
+
+    The server shares the machine's cores with whatever else runs on it: a window measured
+    while another program computes says more about that program than about the server.
+    """
+    pids = server.pids()
+    deadline = time.perf_counter() + max_s
+    while True:
+        machine0, server0, own0 = machine_busy_seconds(), cpu_seconds(pids), _own_cpu_seconds()
+        await asyncio.sleep(1.0)
+        others = (
+            (machine_busy_seconds() - machine0) - (cpu_seconds(pids) - server0) - (_own_cpu_seconds() - own0)
+        )
+        if others < threshold_cores or time.perf_counter() >= deadline:
+            return max(others, 0.0)
+
+
+async def settle(server: Server, max_s: float = 30.0) -> None:
+    """Wait until the server is idle (under 5% of a core over half a second), so windows don't overlap."""
+    pids = server.pids()
+    deadline = time.perf_counter() + max_s
+    while time.perf_counter() < deadline:
+        before = cpu_seconds(pids)
+        await asyncio.sleep(0.5)
+        if cpu_seconds(pids) - before < 0.025:
+            return
+
+
+# --- Signups over the websocket ------------------------------------------------------------------------
+
+
+async def websocket_signup(session: aiohttp.ClientSession, server: Server, rng: random.Random) -> None:
+    """One visitor: open the page's websocket (connect + hydrate), submit the form, see the welcome, leave."""
+    tab = Tab(session, server.url, app_protocol())
+    try:
+        await tab.connect()
+        result = await tab.submit(signup_fields(rng))
+    finally:
+        await tab.close()
+    if not result.get("welcome_name"):
+        raise RuntimeError(f"signup rejected: {result.get('errors')}")
+
+
+async def websocket_signups(
+    server: Server, concurrency: int, *, ramp_s: float, window_s: float, max_count: int, measure_db: bool
+) -> dict[str, Any]:
+    rng = random.Random(concurrency)
+    async with client_session() as session:
+        window = await closed_loop(
+            server,
+            concurrency,
+            lambda: websocket_signup(session, server, rng),
+            ramp_s=ramp_s,
+            window_s=window_s,
+            max_count=max_count,
+            measure_db=measure_db,
+        )
+    await settle(server)
+    return window.summary("signup")
+
+
+# --- Signups over the JSON route -----------------------------------------------------------------------
+
+
+async def json_signup(session: aiohttp.ClientSession, server: Server, rng: random.Random) -> None:
+    """One script call: POST /api/signup with a JSON body, expecting 201."""
+    body = json.dumps(signup_fields(rng))
+    async with session.post(
+        f"{server.url}/api/signup", data=body, headers={"Content-Type": "application/json"}
+    ) as response:
+        await response.read()
+        if response.status != 201:
+            raise RuntimeError(f"POST /api/signup answered {response.status}")
+
+
+async def json_signups(
+    server: Server, concurrency: int, *, ramp_s: float, window_s: float, max_count: int, measure_db: bool
+) -> dict[str, Any]:
+    rng = random.Random(1000 + concurrency)
+    # Keep-alive connections, one per concurrent client, as a script's HTTP pool would.
+    async with client_session(limit=concurrency) as session:
+        window = await closed_loop(
+            server,
+            concurrency,
+            lambda: json_signup(session, server, rng),
+            ramp_s=ramp_s,
+            window_s=window_s,
+            max_count=max_count,
+            measure_db=measure_db,
+        )
+    await settle(server)
+    return window.summary("signup")
+
+
+# --- Cheap events --------------------------------------------------------------------------------------
+
+
+async def open_tabs(
+    session: aiohttp.ClientSession, server: Server, count: int, parallel: int = 50
+) -> tuple[list[Tab], list[str]]:
+    """Open `count` hydrated tabs, `parallel` connecting at once; returns the tabs and any errors."""
+    gate = asyncio.Semaphore(parallel)
+    tabs: list[Tab] = []
+    errors: list[str] = []
+
+    async def one() -> None:
+        async with gate:
+            tab = Tab(session, server.url, app_protocol())
+            try:
+                await tab.connect()
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                await tab.close()
+            else:
+                tabs.append(tab)
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return tabs, errors
+
+
+async def close_tabs(tabs: list[Tab]) -> None:
+    for start in range(0, len(tabs), 500):
+        await asyncio.gather(*(tab.close() for tab in tabs[start : start + 500]), return_exceptions=True)
+
+
+async def sequential_round_trips(tab: Tab, count: int, max_s: float) -> list[float]:
+    """Round trips of the cheap event, one after another, from one tab."""
+    rtts = []
+    deadline = time.perf_counter() + max_s
+    while len(rtts) < count and time.perf_counter() < deadline:
+        start = time.perf_counter()
+        await tab.cheap_event()
+        rtts.append(time.perf_counter() - start)
+    return rtts
+
+
+async def trivial_events(
+    server: Server, *, count: int, warmup: int, concurrency: int, window_s: float, max_s: float
+) -> dict[str, Any]:
+    """Round trip of the cheap event at concurrency 1, then the worker's throughput under many tabs."""
+    async with client_session() as session:
+        tabs, errors = await open_tabs(session, server, concurrency)
+        if errors:
+            raise RuntimeError(f"could not open tabs: {errors[0]}")
+        try:
+            if QUIET_WAIT_S:
+                await wait_for_quiet_machine(server, QUIET_WAIT_S)
+            await sequential_round_trips(tabs[0], warmup, max_s)
+            pids = server.pids()
+            cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+            rtts = await sequential_round_trips(tabs[0], count, max_s)
+            cpu1, t1 = cpu_seconds(pids), time.perf_counter()
+            single = stats.latency_summary_ms(rtts)
+            single["events_per_s"] = stats.rate(len(rtts), t1 - t0)
+            single["server_cpu_ms_per_event"] = stats.per_item_ms(cpu1 - cpu0, len(rtts))
+
+            # Many tabs at once, each with one event in flight: the worker's throughput.
+            window = await closed_loop(
+                server,
+                concurrency,
+                _tab_worker(tabs),
+                ramp_s=1.0,
+                window_s=window_s,
+                max_count=10**9,
+            )
+        finally:
+            await close_tabs(tabs)
+    await settle(server)
+    loaded = window.summary("event")
+    return {"concurrency_1": single, f"concurrency_{concurrency}": loaded}
+
+
+def _tab_worker(tabs: list[Tab]) -> Callable[[], Awaitable[None]]:
+    """An operation for closed_loop that gives each of its clients a tab of its own.
+
+    closed_loop's clients are identical coroutines; the first call each makes claims the
+    next free tab, so one tab never has two events in flight.
+    """
+    free = list(tabs)
+    claimed: dict[asyncio.Task, Tab] = {}
+
+    async def operation() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tab = claimed.get(task)
+        if tab is None:
+            tab = claimed[task] = free.pop()
+        await tab.cheap_event()
+
+    return operation
+
+
+async def fairness(
+    server: Server,
+    *,
+    signup_clients: int,
+    probe_clients: int,
+    probe_gap_s: float,
+    ramp_s: float,
+    window_s: float,
+    max_count: int,
+    measure_db: bool,
+) -> dict[str, Any]:
+    """Cheap events from other tabs while `signup_clients` visitors sign up back to back."""
+    rng = random.Random(7)
+    rtts: list[float] = []
+    probe_errors: list[str] = []
+    async with client_session() as session:
+        probes, errors = await open_tabs(session, server, probe_clients)
+        if errors:
+            raise RuntimeError(f"could not open probe tabs: {errors[0]}")
+
+        async def probe(tab: Tab, offset: float) -> None:
+            await asyncio.sleep(offset)
+            while True:
+                start = time.perf_counter()
+                try:
+                    await tab.cheap_event()
+                except Exception as exc:
+                    probe_errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                else:
+                    rtts.append(time.perf_counter() - start)
+                await asyncio.sleep(probe_gap_s)
+
+        async def probing() -> None:
+            await asyncio.gather(*(probe(tab, i * probe_gap_s / len(probes)) for i, tab in enumerate(probes)))
+
+        try:
+            window = await closed_loop(
+                server,
+                signup_clients,
+                lambda: websocket_signup(session, server, rng),
+                ramp_s=ramp_s,
+                window_s=window_s,
+                max_count=max_count,
+                measure_db=measure_db,
+                during=probing,
+            )
+        finally:
+            await close_tabs(probes)
+    await settle(server)
+    return {
+        "signup_clients": signup_clients,
+        "probe_clients": probe_clients,
+        "probe_gap_ms": probe_gap_s * 1000,
+        "cheap_event": {**stats.latency_summary_ms(rtts), "errors": len(probe_errors)},
+        "signups": window.summary("signup"),
+    }
+
+
+async def bare_granian_memory(clients: int) -> dict[str, Any]:
+    """RSS per idle websocket of Granian serving a bare ASGI app (bench/bare_websocket.py), no Reflex."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
+        *("--port", str(port), "--no-log", "bench.bare_websocket:app"),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"ws://127.0.0.1:{port}/"
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    try:
+        async with client_session() as session:
+            for _ in range(100):
+                try:
+                    sockets.append(await session.ws_connect(url))
+                    break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("granian did not start")
+            tree = process_tree(process.pid)
+            await asyncio.sleep(0.5)
+            before = rss_bytes(tree)
+            for _ in range(clients):
+                ws = await session.ws_connect(url)
+                await ws.send_str("x" * 300)  # about a hydrate's size, so read buffers are in use
+                await ws.receive()
+                sockets.append(ws)
+            await asyncio.sleep(1)
+            after = rss_bytes(tree)
+            for ws in sockets:
+                await ws.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    return {"clients": clients, "kb_per_client": (after - before) / 1024 / clients}
+
+
+# --- Idle clients --------------------------------------------------------------------------------------
+
+
+async def idle_cpu(server: Server, seconds: float = 6.0) -> dict[str, Any]:
+    """The server's CPU with no client connected, and the saved tab states it keeps on disk meanwhile.
+
+    Reflex's disk state manager keeps each tab's state for an hour and re-reads the
+    modification time of every saved file on each write cycle (every 2 s by default).
+    """
+    await asyncio.sleep(3)  # let the write queue of the closed tabs drain
+    await settle(server)
+    pids = server.pids()
+    before = cpu_seconds(pids)
+    await asyncio.sleep(seconds)
+    states = server.workdir / ".states"
+    files = sum(1 for _ in states.glob("*.pkl")) if states.is_dir() else 0
+    return {"state_files": files, "server_cpu_cores_busy": (cpu_seconds(pids) - before) / seconds}
+
+
+async def idle_clients(
+    server: Server, *, memory_clients: int, steps: list[int], probe_tabs: int, probe_events: int
+) -> dict[str, Any]:
+    """Server memory per connected idle tab, then how many tabs it holds with the cheap event still fast.
+
+    Tabs are opened in steps up to the last one; at each step a sample of them sends the cheap
+    event a few times each, one after another, while all the others stay connected and idle.
+    """
+    result: dict[str, Any] = {}
+    held: list[dict[str, Any]] = []
+    tabs: list[Tab] = []
+    async with client_session() as session:
+        try:
+            await settle(server)
+            rss0 = server.rss_bytes()
+            opened, errors = await open_tabs(session, server, memory_clients)
+            tabs += opened
+            await asyncio.sleep(3)  # the disk state manager writes new states after its debounce
+            await settle(server)
+            rss1 = server.rss_bytes()
+            result["memory"] = {
+                "clients": len(opened),
+                "errors": len(errors),
+                "server_rss_before_mb": rss0 / 2**20,
+                "server_rss_after_mb": rss1 / 2**20,
+                "kb_per_client": (rss1 - rss0) / 1024 / max(len(opened), 1),
+            }
+            for target in steps:
+                started = time.perf_counter()
+                more, errors = await open_tabs(session, server, target - len(tabs))
+                tabs += more
+                connect_s = time.perf_counter() - started
+                await settle(server)
+                sample = random.Random(target).sample(tabs, min(probe_tabs, len(tabs)))
+                rtts: list[float] = []
+                probe_errors = 0
+                for tab in sample:
+                    try:
+                        rtts += await sequential_round_trips(tab, probe_events, 30)
+                    except Exception:
+                        probe_errors += 1
+                alive = sum(tab.open for tab in tabs)
+                step = {
+                    "target": target,
+                    "connected": alive,
+                    "connect_errors": len(errors),
+                    "connect_s": connect_s,
+                    "server_rss_mb": server.rss_bytes() / 2**20,
+                    "cheap_event": {**stats.latency_summary_ms(rtts), "errors": probe_errors},
+                }
+                held.append(step)
+                if alive < target or probe_errors or step["cheap_event"]["p99_ms"] >= 100:
+                    break
+        finally:
+            await close_tabs(tabs)
+    await settle(server)
+    result["idle_after"] = await idle_cpu(server)
+    good = [
+        s["connected"]
+        for s in held
+        if s["connected"] >= s["target"]
+        and not s["cheap_event"]["errors"]
+        and s["cheap_event"]["p99_ms"] < 100
+    ]
+    result["held"] = held
+    result["max_held_with_p99_under_100ms"] = max(good, default=0)
+    return result
