@@ -70,8 +70,15 @@ def state_vars(delta: Delta, state_name: str) -> dict[str, Any] | None:
 class Tab:
     """One browser tab on the signup page: a token, a websocket, and at most one awaited answer."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, protocol: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        protocol: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._session = session
+        self._headers = headers or {}
         self._base_url = base_url
         self._protocol = protocol
         self.token = str(uuid.uuid4())
@@ -91,7 +98,7 @@ class Tab:
         ws_url = self._base_url.replace("http", "ws", 1)
         self._ws = await self._session.ws_connect(
             f"{ws_url}/_event/?token={self.token}&EIO=4&transport=websocket",
-            headers={"Origin": self._base_url, "Sec-WebSocket-Protocol": p["version"]},
+            headers={"Origin": self._base_url, "Sec-WebSocket-Protocol": p["version"], **self._headers},
             timeout=aiohttp.ClientWSTimeout(ws_close=5),
             autoping=True,
             max_msg_size=0,
