@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from signup_app.migrations import migrate
+
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 300
 POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -136,28 +138,6 @@ def own_cpu_seconds() -> float:
 
 
 # --- Databases -----------------------------------------------------------------------------------------
-
-
-def migrate(url: str) -> None:
-    """Bring a database to the latest committed migration, as `make run` does."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
-    config.attributes["configure_logger"] = False
-    previous = os.environ.get("REFLEX_DB_URL")
-    os.environ["REFLEX_DB_URL"] = url
-    try:
-        command.upgrade(config, "head")
-    finally:
-        if previous is None:
-            del os.environ["REFLEX_DB_URL"]
-        else:
-            os.environ["REFLEX_DB_URL"] = previous
-        from signup_app import db
-
-        db.engine_for(url).dispose()
 
 
 @contextmanager

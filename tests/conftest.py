@@ -9,13 +9,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from alembic import command
-from alembic.config import Config
 
 from signup_app import db
+from signup_app.migrations import migrate
 from tests.app_server import AppServer, start_app_server
 
-ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -40,22 +38,6 @@ def unavailable(what: str, error: Exception) -> None:
     if services_required():
         pytest.fail(message)
     pytest.skip(message)
-
-
-def migrate(url: str) -> None:
-    """Bring a database to the latest committed migration, as `make run` does."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
-    config.attributes["configure_logger"] = False
-    previous = os.environ.get("REFLEX_DB_URL")
-    os.environ["REFLEX_DB_URL"] = url
-    try:
-        command.upgrade(config, "head")
-    finally:
-        if previous is None:
-            del os.environ["REFLEX_DB_URL"]
-        else:
-            os.environ["REFLEX_DB_URL"] = previous
 
 
 @pytest.fixture

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
 from signup_app import db
-from tests.conftest import ROOT
+from signup_app.migrations import alembic_config
 
 
 def test_models_need_no_new_migration(database_url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
-    config.attributes["configure_logger"] = False
+    config = alembic_config()
     command.check(config)  # raises if autogenerate finds a difference
 
 
 def test_downgrade_removes_the_table(database_url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
-    config.attributes["configure_logger"] = False
+    config = alembic_config()
     command.downgrade(config, "base")
     assert "account" not in sa.inspect(db.get_engine()).get_table_names()
     command.upgrade(config, "head")
@@ -31,9 +26,7 @@ def test_every_revision_keeps_the_case_insensitive_unique_index(database_url: st
     """Down to base and up again: the unique index on lower(email) survives each step."""
     from sqlalchemy.exc import IntegrityError
 
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
-    config.attributes["configure_logger"] = False
+    config = alembic_config()
     command.downgrade(config, "0001")
     command.upgrade(config, "head")
     with db.get_engine().begin() as conn:
