@@ -17,6 +17,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -488,7 +489,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; Ctrl-C or TERM stops it cleanly (servers stopped, database dropped)."""
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        log("interrupted: every server it started is stopped and its database dropped")
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
     plan = QUICK if args.quick else FULL
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     unknown = set(databases) - {"sqlite", "postgresql"}
