@@ -35,8 +35,8 @@ class ProtocolError(Exception):
 @functools.cache
 def app_protocol() -> dict[str, Any]:
     """What the compiled frontend knows about the app: state names, initial-state hashes, schema."""
-    from reflex.state import State, _resolve_delta, state_snapshot_hashes
-    from reflex_base.constants import CompileVars, Reflex
+    from reflex.state import OnLoadInternalState, State, _resolve_delta, state_snapshot_hashes
+    from reflex_base.constants import Reflex
     from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
     import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
@@ -51,7 +51,7 @@ def app_protocol() -> dict[str, Any]:
         "root_state": root,
         "signup_state": SignupState.get_full_name(),
         "hydrate_event": f"{root}.hydrate_and_load",
-        "on_load_event": f"{root}.{CompileVars.ON_LOAD_INTERNAL}",
+        "cheap_event": f"{OnLoadInternalState.get_full_name()}.set_is_hydrated",
         "submit_event": f"{SignupState.get_full_name()}.submit",
         "hashes": state_snapshot_hashes(asyncio.run(snapshot())),
         "state_schema": State._to_frontend_schema(),
@@ -123,9 +123,15 @@ class Tab:
         await self._ws.send_str(f"42{NAMESPACE},{json.dumps(['event', event])}")
 
     async def cheap_event(self) -> None:
-        """on_load_internal, as the page sends on each client-side navigation; answered by `is_hydrated`."""
+        """Reflex's own `set_is_hydrated(True)` on its on-load leaf state; answered by `is_hydrated`.
+
+        It ends the on-load chain the page runs on each navigation. On a hydrated tab it
+        changes nothing and still answers with a one-var delta: one small event, one lock of
+        a leaf state, no app code. (The page's `on_load_internal` itself now runs the
+        page's on_load handler too, so it is a chain of three events.)
+        """
         answered = self._expect(self.is_hydrated)
-        await self.emit(self._protocol["on_load_event"], {})
+        await self.emit(self._protocol["cheap_event"], {"value": True})
         await asyncio.wait_for(answered, WAIT_S)
 
     async def submit(self, fields: dict[str, str]) -> dict[str, Any]:

@@ -525,8 +525,8 @@ def run(args: argparse.Namespace) -> int:
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "open_files_limit": limits,
-            "cheap_event": "on_load_internal: the page sends it on client-side navigation; on this page "
-            "(no on_load handlers) it changes nothing and answers with the is_hydrated delta",
+            "cheap_event": "set_is_hydrated(True) on Reflex's on-load state: the last event of the chain the "
+            "page runs on each navigation; on a hydrated tab it changes nothing and answers with is_hydrated",
             "plan": plan.__dict__,
         },
         "hash": hash_figures,

@@ -89,6 +89,7 @@ class Window:
     first_error: str | None = None
     others_before_cores: float | None = None
     worker_threads_cpu_s: dict[str, float] = field(default_factory=dict)
+    processes_cpu_s: dict[str, float] = field(default_factory=dict)
 
     def summary(self, per: str) -> dict[str, Any]:
         """The window as figures: per-second rate, CPU per item, latency percentiles."""
@@ -112,6 +113,10 @@ class Window:
         figures["other_processes_cores_busy"] = max(others, 0.0) / self.seconds
         if self.others_before_cores is not None:
             figures["other_processes_cores_busy_before"] = self.others_before_cores
+        # Each process of the server's tree (with its reaped children's time).
+        figures[f"server_cpu_ms_per_{per}_by_process"] = {
+            name: stats.per_item_ms(seconds, self.completed) for name, seconds in self.processes_cpu_s.items()
+        }
         figures[f"worker_cpu_ms_per_{per}_by_thread"] = {
             group: stats.per_item_ms(seconds, self.completed)
             for group, seconds in self.worker_threads_cpu_s.items()
@@ -166,6 +171,7 @@ async def closed_loop(
     try:
         await asyncio.sleep(ramp_s)
         threads0 = thread_cpu_by_group(worker)
+        procs0 = {pid: cpu_seconds([pid]) for pid in pids}
         t0, cpu0, own0 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
         db0 = cpu_seconds(postgres_pids()) if measure_db else 0.0
         machine0 = machine_busy_seconds()
@@ -176,6 +182,7 @@ async def closed_loop(
             await asyncio.wait_for(enough.wait(), window_s)
         t1, cpu1, own1 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
         threads1 = thread_cpu_by_group(worker)
+        procs1 = {pid: cpu_seconds([pid]) for pid in pids}
         db1 = cpu_seconds(postgres_pids()) if measure_db else 0.0
         machine1 = machine_busy_seconds()
         count1, errors1 = len(finished), len(errors)
@@ -197,6 +204,9 @@ async def closed_loop(
         first_error=errors[0] if errors else None,
         others_before_cores=others_before,
         worker_threads_cpu_s={group: threads1[group] - threads0.get(group, 0.0) for group in threads1},
+        processes_cpu_s={
+            ("worker" if pid == worker else f"pid {pid}"): procs1[pid] - procs0[pid] for pid in procs0
+        },
     )
 
 
