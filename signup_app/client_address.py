@@ -41,3 +41,8 @@ def client_address(peer: str | None, forwarded_for: str | None) -> str:
             return hop[:64]
         address = hop
     return address
+
+
+def limit_key(address: str) -> str:
+    """The key under which rate limits and the connection cap count an address."""
+    return address

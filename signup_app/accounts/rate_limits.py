@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse, storage, strategies
 
 from signup_app import config
+from signup_app.client_address import limit_key
 
 
 def too_many_attempts(retry_after_s: int) -> str:
@@ -38,7 +39,7 @@ class SignupLimiter:
 
     def hit_address(self, address: str) -> int | None:
         """Count an attempt from a client address."""
-        return self._hit(self.per_address, "address", address)
+        return self._hit(self.per_address, "address", limit_key(address))
 
     def hit_email(self, email: str) -> int | None:
         """Count an attempt at a (normalised) email address, whatever its letter case."""
