@@ -37,3 +37,8 @@ def trusted_proxies() -> tuple[str, ...]:
 def max_connections_per_address() -> int:
     """Simultaneous websocket connections allowed from one client address."""
     return int(os.environ.get("SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", "20"))
+
+
+def ipv6_prefix() -> int:
+    """How many leading bits of an IPv6 client address the limits and the connection cap count by."""
+    return int(os.environ.get("SIGNUP_IPV6_PREFIX", "64"))

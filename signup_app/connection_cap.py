@@ -9,7 +9,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from signup_app import config
-from signup_app.client_address import client_address, limit_key
+from signup_app.client_address import client_address, header_lines, limit_key
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ class ConnectionCap:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         peer = scope.get("client")
-        address = limit_key(client_address(peer[0] if peer else None, headers.get("x-forwarded-for")))
+        forwarded_for = header_lines(scope["headers"], b"x-forwarded-for")
+        address = limit_key(client_address(peer[0] if peer else None, forwarded_for))
         if self.open[address] >= self.limit():
             logger.warning("refused a websocket: %s already holds %d", address, self.open[address])
             await self._refuse(scope, receive, send)

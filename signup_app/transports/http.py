@@ -58,4 +58,4 @@ async def read_body(request: Request, limit: int) -> bytes:
 def request_address(request: Request) -> str:
     """The client address of an HTTP request (see signup_app.client_address)."""
     peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.get("x-forwarded-for"))
+    return client_address(peer, request.headers.getlist("x-forwarded-for"))

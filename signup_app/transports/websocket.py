@@ -50,7 +50,8 @@ class SignupState(rx.State):
             self.signup_key = secrets.token_urlsafe(24)
 
     def _client_address(self) -> str:
-        # Reflex sets "asgi-scope-client" to the socket's peer, overriding any client header of that name.
+        # Reflex sets "asgi-scope-client" to the socket's peer, overriding any client header of that name,
+        # and joins a header's lines with ", ": all X-Forwarded-For lines, in order, as one list.
         headers = self.router.headers.raw_headers
         return client_address(headers.get("asgi-scope-client"), headers.get("x-forwarded-for"))
 
