@@ -23,8 +23,9 @@ config = rx.Config(
     show_built_with_reflex=False,
     # An abandoned tab's state is dropped after 15 minutes without events (REFLEX_REDIS_TOKEN_EXPIRATION).
     redis_token_expiration=15 * 60,
-    # Origins whose pages may open the websocket and post the signup routes
-    # (REFLEX_CORS_ALLOWED_ORIGINS, comma-separated, overrides). Never "*".
-    cors_allowed_origins=["http://localhost:3000", "http://127.0.0.1:3000"],
+    # The page's own origin is always accepted (signup_app/origins.py); these are further
+    # origins whose pages may open the websocket and post the signup routes
+    # (REFLEX_CORS_ALLOWED_ORIGINS, comma-separated, overrides). None by default; never "*".
+    cors_allowed_origins=[],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

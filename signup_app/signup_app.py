@@ -4,7 +4,7 @@ import reflex as rx
 from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
-from signup_app import log_redaction
+from signup_app import log_redaction, origins
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
 from signup_app.connection_cap import ConnectionCap
 from signup_app.correlation import CorrelationId
@@ -28,6 +28,11 @@ app = rx.App(
     # The HTTP doors onto the same action; they match before Reflex's own routes.
     api_transformer=[Starlette(routes=[*form_post.routes, *json_api.routes]), ConnectionCap, CorrelationId],
 )
+if app.sio is None:
+    raise RuntimeError("signup_app: Reflex created no Socket.IO server to guard.")
+# The handshake's Origin is judged as the HTTP routes judge it: the page's own origin, plus
+# REFLEX_CORS_ALLOWED_ORIGINS (Reflex passes only the latter, which alone would refuse the page).
+app.sio.eio.cors_allowed_origins = origins.websocket_origin_allowed
 app.add_middleware(AllowlistMiddleware())
 app.add_page(
     signup_page,

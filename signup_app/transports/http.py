@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from reflex.config import get_config
 from starlette.requests import Request
 
+from signup_app import origins
 from signup_app.client_address import client_address
 
 # A route taking every method answers the wrong ones itself (405, or a redirect)
@@ -22,19 +20,11 @@ class BodyTooLarge(Exception):
 
 
 def is_cross_site(request: Request) -> bool:
-    """Whether the request comes from a page of another site.
+    """Whether the request comes from a page of another origin (see signup_app.origins).
 
-    An Origin is accepted when it is this server's own host or one of the
-    configured origins (REFLEX_CORS_ALLOWED_ORIGINS). Without an Origin, a
-    browser's Sec-Fetch-Site still tells; scripts send neither and are accepted.
+    Scripts send neither Origin nor Sec-Fetch-Site and are accepted.
     """
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        allowed = get_config().cors_allowed_origins
-        if "*" in allowed or origin in allowed:
-            return False
-        return urlsplit(origin).netloc != request.headers.get("host")
-    return request.headers.get("sec-fetch-site") == "cross-site" or origin == "null"
+    return origins.scope_is_cross_site(request.scope)
 
 
 def media_type(request: Request) -> str:

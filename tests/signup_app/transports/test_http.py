@@ -28,11 +28,11 @@ client = TestClient(Starlette(routes=[Route("/", probe, methods=["POST"])]), bas
     [
         ({}, False),  # a script: no Origin, no Sec-Fetch-Site
         ({"origin": "http://app.test"}, False),  # this server's own pages
-        ({"origin": "http://localhost:3000"}, False),  # a configured origin (rxconfig)
+        ({"origin": "http://localhost:3000"}, False),  # the frontend's origin in development
         ({"origin": "https://evil.example"}, True),
         ({"origin": "null"}, True),  # sandboxed or privacy-stripped origin
         ({"sec-fetch-site": "cross-site"}, True),
-        ({"sec-fetch-site": "same-site"}, False),
+        ({"sec-fetch-site": "same-site"}, True),  # a browser's, yet not from this origin
         ({"origin": "https://evil.example", "sec-fetch-site": "same-origin"}, True),
     ],
 )
