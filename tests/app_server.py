@@ -83,13 +83,15 @@ def start_app_server(
         "REFLEX_STATES_WORKDIR": str(log_path.parent / ".states"),
         # Save state as each event finishes, so tests can inspect it without waiting.
         "REFLEX_STATE_MANAGER_DISK_DEBOUNCE_SECONDS": "0",
-        "REFLEX_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "0",
         "PATH": f"{ROOT / '.tools/node_modules/.bin'}{os.pathsep}{Path(sys.executable).parent}"
         f"{os.pathsep}{os.environ.get('PATH', '')}",
         **(extra_env or {}),
     }
+    # The page's own origin needs no setting; further origins only when a test asks (extra_env).
+    if "REFLEX_CORS_ALLOWED_ORIGINS" not in (extra_env or {}):
+        env.pop("REFLEX_CORS_ALLOWED_ORIGINS", None)
     log = log_path.open("wb")
     process = subprocess.Popen(
         [

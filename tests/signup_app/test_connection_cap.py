@@ -77,3 +77,31 @@ async def test_other_traffic_passes_untouched(scope_type: str) -> None:
     cap = ConnectionCap(app, limit=lambda: 0)
     await cap({"type": scope_type}, None, None)  # type: ignore[arg-type]
     assert app.accepted == 1
+
+
+async def test_the_cap_counts_the_forwarded_client_across_every_line_and_ipv6_per_64(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIGNUP_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")
+    monkeypatch.delenv("SIGNUP_IPV6_PREFIX", raising=False)
+    app = HeldApp()
+    cap = ConnectionCap(app, limit=lambda: 2)
+
+    def proxied(*lines: bytes) -> dict:
+        scope = websocket_scope("127.0.0.1")
+        scope["headers"] = [(b"x-forwarded-for", line) for line in lines]
+        return scope
+
+    # HAProxy adds a line (here in front of a second trusted proxy): no single line tells who it is.
+    held = [
+        asyncio.create_task(connect(cap, proxied(b"6.6.6.6", b"198.51.100.1"))),
+        asyncio.create_task(connect(cap, proxied(b"7.7.7.7, 198.51.100.1", b"10.1.2.3"))),
+        asyncio.create_task(connect(cap, proxied(b"2001:db8:1:2::1"))),
+        asyncio.create_task(connect(cap, proxied(b"2001:db8:1:2:ffff::9"))),
+    ]
+    await app.wait_for(4)
+    assert await connect(cap, proxied(b"8.8.8.8, 198.51.100.1"))  # refused: a third from 198.51.100.1
+    assert await connect(cap, proxied(b"2001:db8:1:2:abcd::5"))  # refused: a third from the same /64
+    assert cap.open == {"198.51.100.1": 2, "2001:db8:1:2::/64": 2}
+    app.release.set()
+    await asyncio.gather(*held)
