@@ -22,6 +22,7 @@ from typing import Any
 import engineio.json
 import socketio
 import socketio.packet
+from multidict import CIMultiDict
 from reflex.state import State, _resolve_delta, state_snapshot_hashes
 from reflex_base.constants import Reflex
 from reflex_base.constants.state import FIELD_MARKER
@@ -81,7 +82,8 @@ class WireClient:
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
     # The Origin header of the handshake; the browser sends its page's origin (base_url).
     origin: str | None = None
-    # More handshake headers, e.g. {"X-Forwarded-For": "192.0.2.7"} as a proxy in front would add.
+    # More handshake headers, e.g. {"X-Forwarded-For": "192.0.2.7"} as a proxy in front would add
+    # (a CIMultiDict sends a repeated header as several lines).
     headers: Mapping[str, str] = field(default_factory=dict)
     # Raw socket.io packets received from the server, in order (CONNECT ack included).
     frames: list[str] = field(default_factory=list)
@@ -107,11 +109,7 @@ class WireClient:
         }
         await self._sio.connect(
             f"{self.base_url}?token={self.token}",
-            headers={
-                "Origin": self.origin or self.base_url,
-                "Sec-WebSocket-Protocol": Reflex.VERSION,
-                **self.headers,
-            },
+            headers=self._handshake_headers(),
             auth={"event": boot, "state_schema": State._to_frontend_schema()},
             transports=["websocket"],
             namespaces=[NAMESPACE],
@@ -119,6 +117,16 @@ class WireClient:
             wait_timeout=WAIT_S,
         )
         await self.wait_for(lambda m: (state_vars(m, ROOT_STATE) or {}).get("is_hydrated") is True)
+
+    def _handshake_headers(self) -> CIMultiDict[str]:
+        """The browser's handshake headers, replaced by self.headers (whose repeated names stay repeated)."""
+        headers = CIMultiDict(
+            {"Origin": self.origin or self.base_url, "Sec-WebSocket-Protocol": Reflex.VERSION}
+        )
+        for name in {name.lower() for name in self.headers}:
+            headers.popall(name, None)
+        headers.extend(self.headers.items())
+        return headers
 
     async def barrier(self) -> None:
         """Hydrate again and wait for it: the tab's earlier events are then fully processed.

@@ -323,11 +323,18 @@ async def test_form_invalid_fields_are_422_and_refill_name_and_email(
 
 CROSS_SITE_HEADERS = [
     {"Origin": EVIL},
+    {"Origin": "http://localhost:3000"},  # the development frontend is not a production page's origin
     {"Origin": EVIL, "Sec-Fetch-Site": "same-origin"},
     {"Origin": "null"},
     {"Sec-Fetch-Site": "cross-site"},
 ]
-CROSS_SITE_IDS = ["evil-origin", "evil-origin-claiming-same-origin", "null-origin", "sec-fetch-site-only"]
+CROSS_SITE_IDS = [
+    "evil-origin",
+    "development-frontend",
+    "evil-origin-claiming-same-origin",
+    "null-origin",
+    "sec-fetch-site-only",
+]
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE_HEADERS, ids=CROSS_SITE_IDS)
@@ -363,13 +370,14 @@ async def test_form_cross_site_is_403(
 async def test_own_origins_are_accepted(
     http: httpx.AsyncClient, app_server: AppServer, accounts: Accounts
 ) -> None:
+    # The page's own origin is whichever name it was reached by, with no origin setting.
     for origin in own_origins(app_server):
         fields = valid_fields("own")
-        response = await http.post(JSON_PATH, json=fields, headers={"Origin": origin})
+        response = await http.post(f"{origin}{JSON_PATH}", json=fields, headers={"Origin": origin})
         assert response.status_code == 201, (origin, response.text)
         fields = valid_fields("own")
         response = await http.post(
-            FORM_PATH,
+            f"{origin}{FORM_PATH}",
             content=urlencode(fields),
             headers={"Origin": origin, "Sec-Fetch-Site": "same-origin", "Content-Type": FORM_CONTENT_TYPE},
         )
@@ -393,12 +401,16 @@ async def test_script_without_origin_is_accepted(http: httpx.AsyncClient, accoun
 HANDSHAKE = "/_event/?EIO=4&transport=websocket"
 
 
-@pytest.mark.parametrize("origin", [EVIL, "null", "other-port"])
+@pytest.mark.parametrize("origin", [EVIL, "null", "other-port", "other-host", "development-frontend"])
 async def test_websocket_refuses_a_foreign_origin(
     app_server: AppServer, http: httpx.AsyncClient, origin: str
 ) -> None:
     if origin == "other-port":
         origin = f"http://127.0.0.1:{app_server.port + 1}"
+    elif origin == "other-host":  # the same server under another name is another origin
+        origin = f"http://localhost:{app_server.port}"
+    elif origin == "development-frontend":
+        origin = "http://localhost:3000"
     client = WireClient(app_server.url, origin=origin)
     try:
         with pytest.raises(socketio.exceptions.ConnectionError):
@@ -416,7 +428,7 @@ async def test_websocket_refuses_a_foreign_origin(
 
 async def test_websocket_accepts_its_own_origins(app_server: AppServer) -> None:
     for origin in own_origins(app_server):
-        client = WireClient(app_server.url, origin=origin)
+        client = WireClient(origin, origin=origin)
         try:
             await client.connect()  # returns once the tab is hydrated
         finally:
