@@ -36,6 +36,11 @@ class AppServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def environment(self) -> dict[str, str]:
+        """The server process's environment variables (Linux /proc)."""
+        raw = Path(f"/proc/{self.process.pid}/environ").read_bytes()
+        return dict(entry.decode(errors="replace").partition("=")[::2] for entry in raw.split(b"\0") if entry)
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
