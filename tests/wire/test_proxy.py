@@ -1,8 +1,9 @@
 """Behind a trusted proxy, against `reflex run --env prod`: every transport names the same client from
 the same X-Forwarded-For lines, and the page's origin is the one the proxy forwards.
 
-The `behind_proxy` server trusts 127.0.0.1 (the tests' own address) and allows a few attempts per
-address; the session's `app_server` trusts nobody and has no origin setting at all.
+The `behind_proxy` server trusts 127.0.0.1 (the tests' own address), allows a few attempts per
+address and lists one further origin; the session's `app_server` trusts nobody and has no origin
+setting at all.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ pytestmark = pytest.mark.wire
 PER_ADDRESS = 4
 TOO_MANY = re.compile(r"Too many attempts, try again in \d+ seconds\.")
 PUBLIC = "https://signup.example.com"
+PARTNER = "https://partner.example"
 # What the TLS proxy in front of a deployment adds: the public scheme and host.
 PUBLIC_FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "signup.example.com"}
 
 
 @pytest.fixture(scope="module")
 def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """A server behind a trusted proxy at 127.0.0.1, PER_ADDRESS attempts per address, no origin setting."""
+    """A server behind a trusted proxy at 127.0.0.1, PER_ADDRESS attempts per address, one further origin."""
     env = {
+        "REFLEX_CORS_ALLOWED_ORIGINS": PARTNER,
         "SIGNUP_TRUSTED_PROXIES": "127.0.0.1",
         "SIGNUP_RATE_LIMIT_PER_ADDRESS": f"{PER_ADDRESS}/minute",
         "SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute",
@@ -140,3 +143,25 @@ async def test_forwarded_origin_headers_from_anyone_else_count_for_nothing(app_s
 
 def test_the_test_server_runs_without_an_origin_setting(app_server: AppServer) -> None:
     assert "REFLEX_CORS_ALLOWED_ORIGINS" not in app_server.environment()
+
+
+async def test_a_listed_origin_is_accepted_besides_the_own(behind_proxy: Served) -> None:
+    client = WireClient(behind_proxy.url, origin=PARTNER)
+    try:
+        await client.connect()  # returns once the tab is hydrated
+    finally:
+        await client.close()
+    async with httpx.AsyncClient(base_url=behind_proxy.url, timeout=WAIT_S) as http:
+        # A page of a listed origin is another site to the browser; the listing still admits it.
+        headers = {"Origin": PARTNER, "Sec-Fetch-Site": "cross-site"}
+        response = await http.post("/api/signup", json=incomplete(), headers=headers)
+        assert response.status_code == 422, response.text
+        # Reflex's CORS layer answers a listed origin's preflight, and no other's.
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        }
+        allowed = await http.options("/api/signup", headers={"Origin": PARTNER, **preflight})
+        assert allowed.headers.get("access-control-allow-origin") == PARTNER
+        refused = await http.options("/api/signup", headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in refused.headers
