@@ -138,7 +138,10 @@ OPENAPI = {
                     "signup_key": {
                         "type": "string",
                         "pattern": "^[A-Za-z0-9_-]{16,64}$",
-                        "description": "Optional idempotency key: the same request sent again returns the same account.",
+                        "description": (
+                            "Optional idempotency key: the same request (same name, email and password)"
+                            " sent again within 24 hours returns the same account."
+                        ),
                     },
                 },
             },
