@@ -71,9 +71,11 @@ def register_account(attrs: Mapping[str, object], *, client_address: str | None 
     """Validate, rate-limit, hash and insert an account.
 
     Blocking (password hash and database I/O): async callers run it in a thread.
-    Concurrent signups of one address are settled by the database's unique index.
-    Attempts are limited per client address (when given) and per target email,
-    before the costly checks, so a refused attempt costs no hash.
+    Concurrent signups of one address are settled by the database's unique index on
+    its email key. Attempts are limited per client address (when given) and per target
+    email from that address, under a ceiling per email, before the costly checks, so a
+    refused attempt costs no hash. A re-sent submission (same signup key, name, email
+    and password, within SIGNUP_KEY_LIFETIME) gets the account it created.
     """
     try:
         return _register(attrs, client_address)
