@@ -18,7 +18,11 @@ POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_TEST_POSTGRES", "postgresql://postgr
 
 
 # Tests that are not about rate limits must not trip them (they sign up one email many times).
-UNLIMITED = {"SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute", "SIGNUP_RATE_LIMIT_PER_ADDRESS": "100000/minute"}
+UNLIMITED = {
+    "SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute",
+    "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": "100000/minute",
+    "SIGNUP_RATE_LIMIT_PER_ADDRESS": "100000/minute",
+}
 
 
 @pytest.fixture(autouse=True)

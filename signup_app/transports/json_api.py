@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import logging
 
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from signup_app.accounts import Registered, register_account
+from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
 from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
 from signup_app.accounts.validation import FIELDS, FORM
 from signup_app.transports.http import (
@@ -49,6 +52,17 @@ async def signup(request: Request) -> JSONResponse:
         return _errors(403, {FORM: CROSS_SITE})
     if media_type(request) != "application/json":
         return _errors(415, {FORM: NOT_JSON})
+    # An address over its limit is refused before its body is read or parsed. This only
+    # looks at the count; register_account counts the attempt.
+    try:
+        wait = await run_in_threadpool(signup_limiter().address_wait, request_address(request))
+    except (RedisError, StorageError) as exc:
+        logger.warning("signup unavailable: %s", type(exc).__name__)
+        return JSONResponse({"errors": {FORM: UNAVAILABLE}}, status_code=503, headers={"Retry-After": "5"})
+    if wait is not None:
+        return JSONResponse(
+            {"errors": {FORM: too_many_attempts(wait)}}, status_code=429, headers={"Retry-After": str(wait)}
+        )
     try:
         body = await read_body(request, MAX_BODY_BYTES)
     except BodyTooLarge:
@@ -124,7 +138,10 @@ OPENAPI = {
                     "signup_key": {
                         "type": "string",
                         "pattern": "^[A-Za-z0-9_-]{16,64}$",
-                        "description": "Optional idempotency key: the same request sent again returns the same account.",
+                        "description": (
+                            "Optional idempotency key: the same request (same name, email and password)"
+                            " sent again within 24 hours returns the same account."
+                        ),
                     },
                 },
             },

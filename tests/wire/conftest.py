@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from signup_app.accounts.models import Account
+from signup_app.accounts.validation import email_key
 from tests.app_server import ROOT, AppServer
 from tests.wire.client import SIGNUP_STATE, WAIT_S, WireClient
 
@@ -34,9 +35,9 @@ class Accounts:
             return session.exec(select(sa.func.count()).select_from(Account)).one()
 
     def with_email(self, email: str) -> list[Account]:
-        """The accounts whose email matches, ignoring letter case (as the unique index does)."""
+        """The accounts whose email matches under the email key (as the unique index compares)."""
         with Session(self.engine) as session:
-            query = select(Account).where(sa.func.lower(Account.email) == email.lower())
+            query = select(Account).where(Account.email_key == email_key(email.strip()))
             return list(session.exec(query).all())
 
 
