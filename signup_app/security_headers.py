@@ -1,0 +1,235 @@
+"""Security headers on every HTTP response, and a fresh signup_key in each prerendered form.
+
+An ASGI wrapper (outermost of the app's own, see signup_app.signup_app) that adds:
+
+- Content-Security-Policy. HTML documents get a policy computed from their own
+  markup: scripts only from this origin plus the sha256 of each inline script the
+  build put in the page (cached by content). Styles: Reflex's pages need
+  'unsafe-inline' (emotion and the toaster create <style> elements at run time and
+  take no nonce), which is tolerable because scripts stay hash-only; pages without
+  scripts (the server-rendered no-JS pages) get the hashes of their <style>
+  elements instead. Every other response gets a policy that allows nothing.
+- X-Content-Type-Options: nosniff, X-Frame-Options: DENY, Referrer-Policy: same-origin
+  (not no-referrer: under no-referrer a browser sends `Origin: null` with the form's
+  POST, which the form route must refuse as cross-site).
+- Cache-Control: no-store on responses that carry user data: every answer to a
+  method other than GET/HEAD, the signup routes, and the page whose key is filled in.
+- Strict-Transport-Security in production, and Secure on every cookie there.
+
+A prerendered page's empty `signup_key` input gets a fresh random key per response,
+so the first no-JS submit is idempotent too; that response is never cached or
+revalidated (no ETag, no Last-Modified).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HSTS = "max-age=63072000; includeSubDomains"
+REFERRER_POLICY = "same-origin"
+NO_STORE = "no-store"
+# Paths whose every response carries what a user submitted (the form route, the welcome, the JSON route).
+USER_DATA_PATHS = ("/signup", "/api/signup")
+# The same format as SignupState.issue_signup_key.
+KEY_BYTES = 24
+# Hosts the page's JavaScript replaces by its own (reflex's state.js SAME_DOMAIN_HOSTNAMES).
+_SAME_DOMAIN_HOSTS = {"localhost", "0.0.0.0", "::", "0:0:0:0:0:0:0:0"}  # noqa: S104
+
+# What no response outside an HTML document needs: nothing may load, frame it, or be posted from it.
+LOCKED_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+# The build's own HTML, not client input: lazy matches up to the closing tag are linear here.
+_SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
+_STYLE = re.compile(rb"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
+_SRC_ATTR = re.compile(rb"\ssrc\s*=", re.IGNORECASE)
+_STYLE_ATTR = re.compile(rb"<[a-z][^>]*\sstyle\s*=", re.IGNORECASE)
+_EMPTY_KEY_INPUT = re.compile(rb'<input\b[^>]*\bname="signup_key"[^>]*\bvalue=""', re.IGNORECASE)
+# Request headers that would make the page come back compressed, partial or as a 304 (not rewritable).
+_PAGE_REQUEST_DROPS = {b"accept-encoding", b"range", b"if-range", b"if-none-match", b"if-modified-since"}
+
+
+def is_production() -> bool:
+    """Whether the app runs in Reflex's production mode (HSTS and Secure cookies on)."""
+    from reflex.utils.exec import is_prod_mode
+
+    return is_prod_mode()
+
+
+def host_cookie_name(name: str, production: bool | None = None) -> str:
+    """The cookie's name: `__Host-` prefixed in production (Secure, Path=/, no Domain: host-only)."""
+    return f"__Host-{name}" if (is_production() if production is None else production) else name
+
+
+@functools.lru_cache(maxsize=512)
+def _source_hash(content: bytes) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(content).digest()).decode() + "'"
+
+
+def _connect_sources() -> str:
+    """'self', plus the configured backend when the page's JavaScript really connects elsewhere."""
+    from reflex.config import get_config
+
+    sources = ["'self'"]
+    api = urlsplit(get_config().api_url or "")
+    if api.hostname and api.hostname not in _SAME_DOMAIN_HOSTS and api.scheme in ("http", "https"):
+        socket_scheme = "wss" if api.scheme == "https" else "ws"
+        sources += [f"{api.scheme}://{api.netloc}", f"{socket_scheme}://{api.netloc}"]
+    return " ".join(sources)
+
+
+def page_policy(html: bytes, connect_src: str = "'self'") -> str:
+    """The Content-Security-Policy for one HTML document, from its own inline scripts and styles."""
+    script_hashes: list[str] = []
+    has_scripts = False
+    for attrs, content in _SCRIPT.findall(html):
+        has_scripts = True
+        if not _SRC_ATTR.search(attrs):
+            script_hashes.append(_source_hash(content))
+    if has_scripts or _STYLE_ATTR.search(html):
+        # Libraries of the page create <style> elements at run time (see the module docstring).
+        style_src = "'self' 'unsafe-inline'"
+    else:
+        style_src = " ".join(["'self'", *dict.fromkeys(_source_hash(c) for c in _STYLE.findall(html))])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            " ".join(["script-src 'self'", *dict.fromkeys(script_hashes)]),
+            f"style-src {style_src}",
+            f"connect-src {connect_src}",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def fill_signup_key(
+    html: bytes, new_key: Callable[[], str] = lambda: secrets.token_urlsafe(KEY_BYTES)
+) -> bytes:
+    """The page with a fresh key in its empty signup_key input; unchanged when it has none."""
+    return _EMPTY_KEY_INPUT.sub(lambda match: match.group(0)[:-1] + new_key().encode() + b'"', html, count=1)
+
+
+def _looks_like_page(path: str) -> bool:
+    """Paths the frontend answers with an HTML page rather than a file with an extension."""
+    last = path.rsplit("/", 1)[-1]
+    return "." not in last or last.endswith(".html")
+
+
+def _is_user_data_path(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in USER_DATA_PATHS)
+
+
+class SecurityHeaders:
+    """ASGI wrapper: the headers above on every HTTP response (websockets pass through untouched)."""
+
+    def __init__(self, app: ASGIApp, production: bool | None = None) -> None:
+        self.app = app
+        self.production = is_production() if production is None else production
+        self._connect_src: str | None = None
+
+    @property
+    def connect_src(self) -> str:
+        if self._connect_src is None:
+            self._connect_src = _connect_sources()
+        return self._connect_src
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        # A HEAD for a page is answered as its GET without the body, so its headers are the GET's.
+        head = method == "HEAD" and _looks_like_page(path)
+        if method in ("GET", "HEAD") and _looks_like_page(path):
+            # The whole page, uncompressed, every time: its key and policy are written per response.
+            scope = {
+                **scope,
+                "method": "GET",
+                "headers": [(k, v) for k, v in scope["headers"] if k.lower() not in _PAGE_REQUEST_DROPS],
+            }
+        no_store = method not in ("GET", "HEAD") or _is_user_data_path(path)
+        held: list[Message] = []  # the start of an HTML response, then its body parts
+
+        async def send_with_headers(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                if headers.get("content-type", "").startswith("text/html"):
+                    held.append(message)  # sent once the body is known
+                    return
+                self._set_common(headers, LOCKED_POLICY, no_store)
+                await send({**message, "headers": headers.raw})
+            elif held and kind in ("http.response.body", "http.response.pathsend"):
+                if kind == "http.response.pathsend":
+                    held.append({"body": await anyio.Path(message["path"]).read_bytes()})
+                else:
+                    held.append(message)
+                    if message.get("more_body", False):
+                        return
+                await self._send_page(held, send, no_store, head)
+                held.clear()
+            elif head and kind in ("http.response.body", "http.response.pathsend"):
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _send_page(self, held: list[Message], send: Send, no_store: bool, head: bool) -> None:
+        """Send a buffered HTML response with its own policy (and a fresh key if it has an empty one)."""
+        start, parts = held[0], held[1:]
+        headers = MutableHeaders(raw=list(start.get("headers", [])))
+        body = b"".join(part.get("body", b"") for part in parts)
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+            del headers["content-encoding"]
+        if encoding in ("", "identity", "gzip"):
+            policy = page_policy(body, self.connect_src)
+            filled = fill_signup_key(body)
+            if filled != body:
+                body, no_store = filled, True
+                # Never revalidated: a 304 would bring back the key an earlier response carried.
+                for name in ("etag", "last-modified", "accept-ranges"):
+                    del headers[name]
+        else:
+            policy = page_policy(b"", self.connect_src)  # an encoding it cannot read: no inline code runs
+        headers["content-length"] = str(len(body))
+        self._set_common(headers, policy, no_store)
+        await send({**start, "headers": headers.raw})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    def _set_common(self, headers: MutableHeaders, policy: str, no_store: bool) -> None:
+        headers["content-security-policy"] = policy
+        headers["x-content-type-options"] = "nosniff"
+        headers["x-frame-options"] = "DENY"
+        headers["referrer-policy"] = REFERRER_POLICY
+        if no_store:
+            headers["cache-control"] = NO_STORE
+        if self.production:
+            headers["strict-transport-security"] = HSTS
+            cookies = headers.getlist("set-cookie")
+            if cookies and any(not _is_secure(cookie) for cookie in cookies):
+                del headers["set-cookie"]
+                for cookie in cookies:
+                    headers.append("set-cookie", cookie if _is_secure(cookie) else f"{cookie}; Secure")
+
+
+def _is_secure(cookie: str) -> bool:
+    return any(part.strip().lower() == "secure" for part in cookie.split(";")[1:])
