@@ -2,13 +2,14 @@
 
 An ASGI wrapper (outermost of the app's own, see signup_app.signup_app) that adds:
 
-- Content-Security-Policy. HTML documents get a policy computed from their own
-  markup: scripts only from this origin plus the sha256 of each inline script the
-  build put in the page (cached by content). Styles: Reflex's pages need
+- Content-Security-Policy. HTML documents get a policy that lists, by sha256, those
+  of their inline scripts and styles the app itself ships: the inline scripts of
+  Reflex's build (read once from the build folder) and the stylesheet the
+  server-rendered pages inline. Anything else inline, say markup injected into a
+  response, is listed by nobody and refused. Styles on Reflex's pages need
   'unsafe-inline' (emotion and the toaster create <style> elements at run time and
-  take no nonce), which is tolerable because scripts stay hash-only; pages without
-  scripts (the server-rendered no-JS pages) get the hashes of their <style>
-  elements instead. Every other response gets a policy that allows nothing.
+  take no nonce), tolerable because their scripts stay hash-only; the server-rendered
+  pages get their stylesheet's hash. Every other response gets a policy allowing nothing.
 - X-Content-Type-Options: nosniff, X-Frame-Options: DENY, Referrer-Policy: same-origin
   (not no-referrer: under no-referrer a browser sends `Origin: null` with the form's
   POST, which the form route must refuse as cross-site).
@@ -29,7 +30,8 @@ import gzip
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
@@ -49,11 +51,10 @@ _SAME_DOMAIN_HOSTS = {"localhost", "0.0.0.0", "::", "0:0:0:0:0:0:0:0"}  # noqa: 
 # What no response outside an HTML document needs: nothing may load, frame it, or be posted from it.
 LOCKED_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-# The build's own HTML, not client input: lazy matches up to the closing tag are linear here.
+# Responses escape client text (no "<" in it), so each lazy match runs once up to its own closing tag.
 _SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
 _STYLE = re.compile(rb"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
 _SRC_ATTR = re.compile(rb"\ssrc\s*=", re.IGNORECASE)
-_STYLE_ATTR = re.compile(rb"<[a-z][^>]*\sstyle\s*=", re.IGNORECASE)
 _EMPTY_KEY_INPUT = re.compile(rb'<input\b[^>]*\bname="signup_key"[^>]*\bvalue=""', re.IGNORECASE)
 # Request headers that would make the page come back compressed, partial or as a 304 (not rewritable).
 _PAGE_REQUEST_DROPS = {b"accept-encoding", b"range", b"if-range", b"if-none-match", b"if-modified-since"}
@@ -88,23 +89,36 @@ def _connect_sources() -> str:
     return " ".join(sources)
 
 
-def page_policy(html: bytes, connect_src: str = "'self'") -> str:
-    """The Content-Security-Policy for one HTML document, from its own inline scripts and styles."""
-    script_hashes: list[str] = []
-    has_scripts = False
-    for attrs, content in _SCRIPT.findall(html):
-        has_scripts = True
-        if not _SRC_ATTR.search(attrs):
-            script_hashes.append(_source_hash(content))
-    if has_scripts or _STYLE_ATTR.search(html):
-        # Libraries of the page create <style> elements at run time (see the module docstring).
+def inline_sources(html: bytes) -> tuple[list[str], list[str]]:
+    """The hashes of a document's inline scripts (those without src) and of its <style> elements."""
+    scripts = [
+        _source_hash(content) for attrs, content in _SCRIPT.findall(html) if not _SRC_ATTR.search(attrs)
+    ]
+    return scripts, [_source_hash(content) for content in _STYLE.findall(html)]
+
+
+def build_sources(build_dir: Path) -> frozenset[str]:
+    """The hashes of every inline script in the HTML files of Reflex's build (none without a build)."""
+    hashes: set[str] = set()
+    for page in sorted(build_dir.rglob("*.html")) if build_dir.is_dir() else ():
+        hashes.update(inline_sources(page.read_bytes())[0])
+    return frozenset(hashes)
+
+
+def page_policy(html: bytes, trusted: Iterable[str] = frozenset(), connect_src: str = "'self'") -> str:
+    """The Content-Security-Policy for one HTML document: those of its inline sources that are trusted."""
+    trusted = frozenset(trusted)
+    scripts, styles = inline_sources(html)
+    script_hashes = [digest for digest in dict.fromkeys(scripts) if digest in trusted]
+    if script_hashes:
+        # One of the build's pages: its libraries create <style> elements at run time (see above).
         style_src = "'self' 'unsafe-inline'"
     else:
-        style_src = " ".join(["'self'", *dict.fromkeys(_source_hash(c) for c in _STYLE.findall(html))])
+        style_src = " ".join(["'self'", *(digest for digest in dict.fromkeys(styles) if digest in trusted)])
     return "; ".join(
         [
             "default-src 'self'",
-            " ".join(["script-src 'self'", *dict.fromkeys(script_hashes)]),
+            " ".join(["script-src 'self'", *script_hashes]),
             f"style-src {style_src}",
             f"connect-src {connect_src}",
             "img-src 'self' data:",
@@ -115,6 +129,22 @@ def page_policy(html: bytes, connect_src: str = "'self'") -> str:
             "frame-ancestors 'none'",
         ]
     )
+
+
+def _default_build_dir() -> Path:
+    """Where Reflex's production build keeps the pages it serves (as reflex.utils.exec.get_frontend_mount)."""
+    from reflex.config import get_config
+    from reflex.utils.prerequisites import get_web_dir
+    from reflex_base import constants
+
+    return get_web_dir() / constants.Dirs.STATIC / get_config().frontend_path.strip("/")
+
+
+def _app_sources() -> frozenset[str]:
+    """The inline sources the app's own server-rendered pages carry: their stylesheet."""
+    from signup_app.pages.signup_html import inline_stylesheet
+
+    return frozenset({_source_hash(inline_stylesheet().encode())})
 
 
 def fill_signup_key(
@@ -137,16 +167,34 @@ def _is_user_data_path(path: str) -> bool:
 class SecurityHeaders:
     """ASGI wrapper: the headers above on every HTTP response (websockets pass through untouched)."""
 
-    def __init__(self, app: ASGIApp, production: bool | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        production: bool | None = None,
+        build_dir: Path | None = None,
+        app_sources: Iterable[str] | None = None,
+    ) -> None:
         self.app = app
         self.production = is_production() if production is None else production
+        self._build_dir = build_dir
+        self._app_sources = app_sources
         self._connect_src: str | None = None
+        self._trusted: frozenset[str] | None = None
 
     @property
     def connect_src(self) -> str:
         if self._connect_src is None:
             self._connect_src = _connect_sources()
         return self._connect_src
+
+    @property
+    def trusted(self) -> frozenset[str]:
+        """The inline sources the app ships (read on first use: the build exists by then)."""
+        if self._trusted is None:
+            build = build_sources(self._build_dir or _default_build_dir())
+            own = _app_sources() if self._app_sources is None else frozenset(self._app_sources)
+            self._trusted = build | own
+        return self._trusted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -201,7 +249,7 @@ class SecurityHeaders:
             body = gzip.decompress(body)
             del headers["content-encoding"]
         if encoding in ("", "identity", "gzip"):
-            policy = page_policy(body, self.connect_src)
+            policy = page_policy(body, self.trusted, self.connect_src)
             filled = fill_signup_key(body)
             if filled != body:
                 body, no_store = filled, True
@@ -209,7 +257,7 @@ class SecurityHeaders:
                 for name in ("etag", "last-modified", "accept-ranges"):
                     del headers[name]
         else:
-            policy = page_policy(b"", self.connect_src)  # an encoding it cannot read: no inline code runs
+            policy = page_policy(b"", connect_src=self.connect_src)  # unreadable: no inline code runs
         headers["content-length"] = str(len(body))
         self._set_common(headers, policy, no_store)
         await send({**start, "headers": headers.raw})
