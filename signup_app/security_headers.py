@@ -147,11 +147,24 @@ def _app_sources() -> frozenset[str]:
     return frozenset({_source_hash(inline_stylesheet().encode())})
 
 
+@functools.lru_cache(maxsize=64)
+def _key_position(html: bytes) -> int:
+    """Where the empty signup_key value of the page goes, or -1 (cached: the page is one file)."""
+    match = _EMPTY_KEY_INPUT.search(html)
+    return match.end() - 1 if match else -1
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_policy(html: bytes, trusted: frozenset[str], connect_src: str) -> str:
+    return page_policy(html, trusted, connect_src)
+
+
 def fill_signup_key(
     html: bytes, new_key: Callable[[], str] = lambda: secrets.token_urlsafe(KEY_BYTES)
 ) -> bytes:
     """The page with a fresh key in its empty signup_key input; unchanged when it has none."""
-    return _EMPTY_KEY_INPUT.sub(lambda match: match.group(0)[:-1] + new_key().encode() + b'"', html, count=1)
+    at = _key_position(html)
+    return html if at < 0 else html[:at] + new_key().encode() + html[at:]
 
 
 def _looks_like_page(path: str) -> bool:
@@ -180,6 +193,14 @@ class SecurityHeaders:
         self._app_sources = app_sources
         self._connect_src: str | None = None
         self._trusted: frozenset[str] | None = None
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", REFERRER_POLICY.encode()),
+            *([(b"strict-transport-security", HSTS.encode())] if self.production else []),
+        ]
+        self._page_headers = common
+        self._locked_headers = [(b"content-security-policy", LOCKED_POLICY.encode()), *common]
 
     @property
     def connect_src(self) -> str:
@@ -216,12 +237,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
-                headers = MutableHeaders(raw=list(message.get("headers", [])))
-                if headers.get("content-type", "").startswith("text/html"):
+                if _content_type(message).startswith(b"text/html"):
                     held.append(message)  # sent once the body is known
                     return
-                self._set_common(headers, LOCKED_POLICY, no_store)
-                await send({**message, "headers": headers.raw})
+                await send(
+                    {**message, "headers": self._with_headers(message.get("headers", []), None, no_store)}
+                )
             elif held and kind in ("http.response.body", "http.response.pathsend"):
                 if kind == "http.response.pathsend":
                     held.append({"body": await anyio.Path(message["path"]).read_bytes()})
@@ -249,7 +270,7 @@ class SecurityHeaders:
             body = gzip.decompress(body)
             del headers["content-encoding"]
         if encoding in ("", "identity", "gzip"):
-            policy = page_policy(body, self.trusted, self.connect_src)
+            policy = _cached_policy(body, self.trusted, self.connect_src)
             filled = fill_signup_key(body)
             if filled != body:
                 body, no_store = filled, True
@@ -259,24 +280,32 @@ class SecurityHeaders:
         else:
             policy = page_policy(b"", connect_src=self.connect_src)  # unreadable: no inline code runs
         headers["content-length"] = str(len(body))
-        self._set_common(headers, policy, no_store)
-        await send({**start, "headers": headers.raw})
+        await send({**start, "headers": self._with_headers(headers.raw, policy, no_store)})
         await send({"type": "http.response.body", "body": b"" if head else body})
 
-    def _set_common(self, headers: MutableHeaders, policy: str, no_store: bool) -> None:
-        headers["content-security-policy"] = policy
-        headers["x-content-type-options"] = "nosniff"
-        headers["x-frame-options"] = "DENY"
-        headers["referrer-policy"] = REFERRER_POLICY
+    def _with_headers(
+        self, raw: list[tuple[bytes, bytes]], policy: str | None, no_store: bool
+    ) -> list[tuple[bytes, bytes]]:
+        """The response's headers with ours set (replacing any of the same name); policy None: locked."""
+        ours = self._page_headers if policy is not None else self._locked_headers
+        if policy is not None:
+            ours = [(b"content-security-policy", policy.encode()), *ours]
         if no_store:
-            headers["cache-control"] = NO_STORE
+            ours = [*ours, (b"cache-control", NO_STORE.encode())]
+        names = {name for name, _ in ours}
+        kept = [(name, value) for name, value in raw if name.lower() not in names]
         if self.production:
-            headers["strict-transport-security"] = HSTS
-            cookies = headers.getlist("set-cookie")
-            if cookies and any(not _is_secure(cookie) for cookie in cookies):
-                del headers["set-cookie"]
-                for cookie in cookies:
-                    headers.append("set-cookie", cookie if _is_secure(cookie) else f"{cookie}; Secure")
+            kept = [
+                (name, value + b"; Secure")
+                if name.lower() == b"set-cookie" and not _is_secure(value.decode("latin-1"))
+                else (name, value)
+                for name, value in kept
+            ]
+        return kept + ours
+
+
+def _content_type(start: Message) -> bytes:
+    return next((v.lower() for k, v in start.get("headers", []) if k.lower() == b"content-type"), b"")
 
 
 def _is_secure(cookie: str) -> bool:
