@@ -182,26 +182,45 @@ async def test_form_route_responses(http: httpx.AsyncClient, app_server: AppServ
     welcome = await get_welcome(http, created)
     assert "Welcome, Header Tester" in welcome.text
     assert_common(welcome, no_store=True)
-    assert_common(await http.get("/signup"), no_store=True)  # the form's address: a redirect to /
-    assert_common(await http.put("/signup", headers=browser_headers(app_server)), no_store=True)
+    opened = await http.get("/signup")  # the form's address: a redirect to /
+    wrong_method = await http.put("/signup", headers=browser_headers(app_server))
+    assert (opened.status_code, wrong_method.status_code) == (303, 405)
+    assert_common(opened, no_store=True)
+    assert_common(wrong_method, no_store=True)
 
 
 async def test_json_route_responses(http: httpx.AsyncClient) -> None:
-    for response in [
-        await http.post("/api/signup", json=fields("header-json")),
-        await http.post("/api/signup", json={"name": ""}),
-        await http.post("/api/signup", content=b"{", headers={"Content-Type": "application/json"}),
-        await http.get("/api/signup"),
-    ]:
-        assert response.status_code in (201, 400, 405, 422), response.text
+    answers = [
+        (201, await http.post("/api/signup", json=fields("header-json"))),
+        (422, await http.post("/api/signup", json={"name": ""})),
+        (400, await http.post("/api/signup", content=b"{", headers={"Content-Type": "application/json"})),
+        (405, await http.get("/api/signup")),
+        (
+            403,
+            await http.post(
+                "/api/signup", json=fields("header-403"), headers={"Origin": "https://evil.example"}
+            ),
+        ),
+    ]
+    for status, response in answers:
+        assert response.status_code == status, response.text
         policy = assert_common(response, no_store=True)
         assert policy["default-src"] == ["'none'"]
 
 
-@pytest.mark.parametrize("path", ["/ping", "/_health", "/api/openapi.json", "/signup.css", "/no-such-page"])
-async def test_other_responses(http: httpx.AsyncClient, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/ping", 200),
+        ("/_health", 200),
+        ("/api/openapi.json", 200),
+        ("/signup.css", 200),
+        ("/no-such-page", 404),
+    ],
+)
+async def test_other_responses(http: httpx.AsyncClient, path: str, status: int) -> None:
     response = await http.get(path)
-    assert response.status_code in (200, 404), path
+    assert response.status_code == status, path
     assert_common(response, no_store=False)
 
 
