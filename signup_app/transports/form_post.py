@@ -19,6 +19,7 @@ from signup_app.accounts import Registered, register_account
 from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
 from signup_app.accounts.validation import FIELDS, FORM
 from signup_app.pages.signup_html import signup_form_page, welcome_page
+from signup_app.security_headers import host_cookie_name, is_production
 from signup_app.transports.http import (
     ALL_METHODS,
     CROSS_SITE,
@@ -83,11 +84,13 @@ async def submit(request: Request) -> Response:
         return _form_page(500, {FORM: SERVER_ERROR}, kept)
     if isinstance(result, Registered):
         response = RedirectResponse(WELCOME_PATH, status_code=303)
+        # Path=/ so that production can use the __Host- prefix (Secure, host-only, not settable by subdomains).
         response.set_cookie(
-            _WELCOME_COOKIE,
+            host_cookie_name(_WELCOME_COOKIE),
             quote(result.account.name),
             max_age=300,
-            path=WELCOME_PATH,
+            path="/",
+            secure=is_production(),
             httponly=True,
             samesite="lax",
         )
@@ -100,7 +103,7 @@ async def submit(request: Request) -> Response:
 
 async def welcome(request: Request) -> HTMLResponse:
     """The confirmation page a successful no-JS signup is redirected to."""
-    name = request.cookies.get(_WELCOME_COOKIE)
+    name = request.cookies.get(host_cookie_name(_WELCOME_COOKIE))
     return HTMLResponse(welcome_page(unquote(name)[:100] if name else None))
 
 

@@ -181,3 +181,13 @@ async def post_form(
 ) -> httpx.Response:
     """A form POST as the browser sends it: urlencoded, typed even when there is no field."""
     return await http.post(path, content=urlencode(fields), headers=browser_headers(app_server))
+
+
+async def get_welcome(http: httpx.AsyncClient, created: httpx.Response) -> httpx.Response:
+    """The welcome page a 303 points to, sent the cookie that 303 set.
+
+    In production the cookie is Secure (and __Host-): httpx keeps it but sends it only over https,
+    while a browser also sends it to http://127.0.0.1, where the test server runs.
+    """
+    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in created.cookies.jar)
+    return await http.get(created.headers["location"], headers={"Cookie": cookies})

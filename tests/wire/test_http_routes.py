@@ -24,6 +24,7 @@ from tests.wire.conftest import (
     FORM_CONTENT_TYPE,
     Accounts,
     browser_headers,
+    get_welcome,
     page_error_texts,
     page_errors,
     post_form,
@@ -97,7 +98,7 @@ async def test_form_created_redirects_to_welcome(
     assert response.status_code == 303
     assert response.headers["location"] == WELCOME_PATH
     assert len(accounts.with_email(fields["email"])) == 1
-    welcome = await http.get(WELCOME_PATH)
+    welcome = await get_welcome(http, response)
     assert welcome.status_code == 200
     assert "Welcome, Route Tester" in welcome.text
 
@@ -481,7 +482,7 @@ async def test_form_responses_never_carry_the_password(
         assert response.status_code == status, (fields, page_errors(response.text))
         assert_password_absent(response, password)
         if status == 303:
-            welcome = await http.get(response.headers["location"])
+            welcome = await get_welcome(http, response)
             assert_password_absent(welcome, password)
 
     # The other refusals, whose page is built before the fields are read.
