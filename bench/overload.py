@@ -23,7 +23,7 @@ import aiohttp
 from bench import stats
 from bench.browser import Tab, app_protocol
 from bench.scenarios import client_session, close_tabs, open_tabs, signup_fields
-from bench.server import Server, running_server, sqlite_database
+from bench.server import Server, machine_busy_seconds, own_cpu_seconds, running_server, sqlite_database
 
 CLIENTS = 200
 BURSTS = 3
@@ -56,8 +56,11 @@ async def _probing(probes: list[Tab], rtts: list[float], errors: list[str], stop
 
 async def _websocket_burst(
     session: aiohttp.ClientSession, server: Server, rng: random.Random, outcome: dict[str, list[float]]
-) -> float:
-    """CLIENTS hydrated tabs submit at once; each answer's latency goes to created / busy / other."""
+) -> tuple[float, float]:
+    """CLIENTS hydrated tabs submit at once; each answer's latency goes to created / busy / other.
+
+    Returns the burst's seconds and the server's CPU seconds meanwhile (opening the tabs left out).
+    """
     tabs, errors = await open_tabs(session, server, CLIENTS)
     if errors:
         await close_tabs(tabs)
@@ -71,27 +74,25 @@ async def _websocket_burst(
             outcome["other"].append(time.perf_counter() - started)
             return
         elapsed = time.perf_counter() - started
-        kind = (
-            "created"
-            if answer.get("welcome_name")
-            else BUSY
-            if BUSY in str(answer.get("errors"))
-            else "other"
-        )
-        outcome[kind].append(elapsed)
+        if answer.get("welcome_name"):
+            outcome["created"].append(elapsed)
+        else:
+            outcome[BUSY if BUSY in str(answer.get("errors")) else "other"].append(elapsed)
 
     forms = [signup_fields(rng) for _ in tabs]
-    started = time.perf_counter()
+    cpu, started = server.cpu_seconds(), time.perf_counter()
     try:
         await asyncio.gather(*(one(tab, f) for tab, f in zip(tabs, forms, strict=True)))
     finally:
-        burst_s = time.perf_counter() - started
+        burst_s, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu
         await close_tabs(tabs)
-    return burst_s
+    return burst_s, cpu
 
 
-async def _json_burst(server: Server, rng: random.Random, outcome: dict[str, list[float]]) -> float:
-    """CLIENTS POSTs to /api/signup at once, each on its own connection."""
+async def _json_burst(
+    server: Server, rng: random.Random, outcome: dict[str, list[float]]
+) -> tuple[float, float]:
+    """CLIENTS POSTs to /api/signup at once, each on its own connection; seconds and server CPU seconds."""
     bodies = [json.dumps(signup_fields(rng)) for _ in range(CLIENTS)]
     async with client_session() as session:
 
@@ -110,9 +111,9 @@ async def _json_burst(server: Server, rng: random.Random, outcome: dict[str, lis
             kind = "created" if status == 201 else BUSY if status == 503 and retry_after else "other"
             outcome[kind].append(elapsed)
 
-        started = time.perf_counter()
+        cpu, started = server.cpu_seconds(), time.perf_counter()
         await asyncio.gather(*(one(body) for body in bodies))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, server.cpu_seconds() - cpu
 
 
 async def _overload(server: Server, bursts: int) -> dict[str, Any]:
@@ -132,23 +133,40 @@ async def _overload(server: Server, bursts: int) -> dict[str, Any]:
                 rtts: list[float] = []
                 probe_errors: list[str] = []
                 burst_s: list[float] = []
+                burst_cpu_s = 0.0
+                server_cpu, own_cpu, machine_cpu = (
+                    server.cpu_seconds(),
+                    own_cpu_seconds(),
+                    machine_busy_seconds(),
+                )
+                wall = time.perf_counter()
                 for _ in range(bursts):
                     stop = asyncio.Event()
                     probing = asyncio.create_task(_probing(probes, rtts, probe_errors, stop))
                     try:
                         if transport == "websocket":
-                            burst_s.append(await _websocket_burst(session, server, rng, outcome))
+                            seconds, cpu = await _websocket_burst(session, server, rng, outcome)
                         else:
-                            burst_s.append(await _json_burst(server, rng, outcome))
+                            seconds, cpu = await _json_burst(server, rng, outcome)
+                        burst_s.append(seconds)
+                        burst_cpu_s += cpu
                     finally:
                         stop.set()
                         await probing
+                server_cpu = server.cpu_seconds() - server_cpu
+                own_cpu = own_cpu_seconds() - own_cpu
+                machine_cpu = machine_busy_seconds() - machine_cpu
+                wall = time.perf_counter() - wall
                 result[transport] = {
                     "answers": {kind: len(latencies) for kind, latencies in outcome.items()},
                     "created_latency": _summary(outcome["created"]),
                     "busy_latency": _summary(outcome[BUSY]),
                     "burst_s": burst_s,
                     "others_cheap_event": {**_summary(rtts), "errors": len(probe_errors)},
+                    # CPU is steadier than latency on a shared machine: the server's per answer, and
+                    # what other programs took meanwhile (they compete for the same cores).
+                    "server_cpu_ms_per_answer": stats.per_item_ms(burst_cpu_s, bursts * CLIENTS),
+                    "other_processes_cores_busy": max(machine_cpu - server_cpu - own_cpu, 0.0) / wall,
                 }
         finally:
             await close_tabs(probes)

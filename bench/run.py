@@ -459,6 +459,15 @@ def overload_rows(overload: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "value_raw": f["created_latency"]["p99_ms"],
             }
         )
+        rows.append(
+            {
+                "figure": "  server CPU ms per answer (other programs' load meanwhile, cores)",
+                "value": f"{_fmt(f['server_cpu_ms_per_answer'], 2)} ({_fmt(f['other_processes_cores_busy'], 2)})",
+                "target": "",
+                "met": None,
+                "value_raw": f["server_cpu_ms_per_answer"],
+            }
+        )
         others = f["others_cheap_event"]
         rows.append(
             {
