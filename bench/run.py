@@ -59,7 +59,7 @@ JS_GZIP_MAX_KB = 135.0
 FLOOD_P95_MAX_MS = 200.0
 
 WHY_CORES = (
-    "Without Redis, Reflex runs one worker process. The handler hashes in asyncio.to_thread and "
+    "Without Redis, Reflex runs one worker process. The handler hashes on a worker thread and "
     "argon2-cffi releases the GIL, so that one process hashes on every core its affinity allows."
 )
 
