@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hmac
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio.to_thread
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -19,7 +21,7 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts.models import Account, signup_key_hash
-from signup_app.accounts.passwords import hash_password, verify_password
+from signup_app.accounts.passwords import HashingBusy, hash_password, reserve_hash_place, verify_password
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
 from signup_app.accounts.validation import (
     FORM,
@@ -42,8 +44,32 @@ UNAVAILABLE = "The service is temporarily unavailable, please try again."
 SIGNUP_KEY_LIFETIME = timedelta(hours=24)
 
 
+# Shown when more signups are hashing or waiting to hash than the server takes at once.
+BUSY = "The service is busy right now. Please try again in a few seconds."
+
+
 class TemporarilyUnavailable(Exception):
-    """The database or the rate-limit store could not be reached; nothing was written."""
+    """The database or the rate-limit store could not be reached; nothing was written.
+
+    Transports show ``message`` and send ``retry_after`` (seconds) where the protocol has it.
+    """
+
+    message = UNAVAILABLE
+    retry_after = 5
+    log_level = logging.WARNING
+
+
+class Busy(TemporarilyUnavailable):
+    """Too many signups are hashing or waiting to hash: refused at once, before any other work."""
+
+    message = BUSY
+    # passwords.py logs when shedding starts; one line per refused signup would flood the log.
+    log_level = logging.DEBUG
+
+    def __init__(self) -> None:
+        super().__init__("busy")
+        # Spread over a few seconds, so refused clients do not all come back at the same moment.
+        self.retry_after = random.randint(2, 5)  # noqa: S311 (not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +93,33 @@ class Rejected:
 RegistrationResult = Registered | Rejected
 
 
+async def register_account_in_thread(
+    attrs: Mapping[str, object], *, client_address: str | None = None
+) -> RegistrationResult:
+    """register_account on a worker thread, for the transports' async handlers.
+
+    A place among the hashes is taken before the hop, so that overload is refused at once
+    (Busy, costing no rate-limit hit) instead of queueing in the thread pool's backlog.
+    """
+    try:
+        place = reserve_hash_place()
+    except HashingBusy as exc:
+        raise Busy from exc
+    started = False
+
+    def run() -> RegistrationResult:
+        nonlocal started
+        started = True
+        with place.held():
+            return register_account(attrs, client_address=client_address)
+
+    try:
+        return await anyio.to_thread.run_sync(run)
+    finally:
+        if not started:  # cancelled before a thread took it
+            place.release()
+
+
 def register_account(attrs: Mapping[str, object], *, client_address: str | None = None) -> RegistrationResult:
     """Validate, rate-limit, hash and insert an account.
 
@@ -79,6 +132,8 @@ def register_account(attrs: Mapping[str, object], *, client_address: str | None 
     """
     try:
         return _register(attrs, client_address)
+    except HashingBusy as exc:
+        raise Busy from exc
     except (OperationalError, InterfaceError, RedisError, StorageError) as exc:
         # The service could not be reached. Other database errors (a bad query, a
         # drifted schema) are bugs: they propagate and are logged with a traceback.

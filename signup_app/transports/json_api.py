@@ -15,9 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from signup_app.accounts import Registered, register_account
+from signup_app.accounts import Registered
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
-from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
+from signup_app.accounts.registration import (
+    SERVER_ERROR,
+    UNAVAILABLE,
+    TemporarilyUnavailable,
+    register_account_in_thread,
+)
 from signup_app.accounts.validation import FIELDS, FORM
 from signup_app.transports.http import (
     ALL_METHODS,
@@ -73,10 +78,12 @@ async def signup(request: Request) -> JSONResponse:
         return _errors(400, {FORM: BAD_JSON})
 
     try:
-        result = await run_in_threadpool(register_account, attrs, client_address=request_address(request))
+        result = await register_account_in_thread(attrs, client_address=request_address(request))
     except TemporarilyUnavailable as exc:
-        logger.warning("signup unavailable: %s", exc)
-        return JSONResponse({"errors": {FORM: UNAVAILABLE}}, status_code=503, headers={"Retry-After": "5"})
+        logger.log(exc.log_level, "signup unavailable: %s", exc)
+        return JSONResponse(
+            {"errors": {FORM: exc.message}}, status_code=503, headers={"Retry-After": str(exc.retry_after)}
+        )
     except Exception:
         logger.exception("signup failed")
         return _errors(500, {FORM: SERVER_ERROR})
@@ -120,7 +127,7 @@ OPENAPI = {
                     "415": _error_response("The body is not application/json."),
                     "422": _error_response("A field is invalid, or the email address is taken."),
                     "429": _error_response("Too many attempts from this address or for this email."),
-                    "503": _error_response("The service is temporarily unavailable."),
+                    "503": _error_response("The service is busy or unavailable; see Retry-After."),
                 },
             }
         }

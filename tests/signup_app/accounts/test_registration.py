@@ -227,3 +227,55 @@ def test_an_unreachable_database_is_temporarily_unavailable(monkeypatch: pytest.
     monkeypatch.setenv("REFLEX_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
     with pytest.raises(TemporarilyUnavailable):
         register_account({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})
+
+
+def test_busy_hashing_is_a_busy_answer_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from signup_app.accounts import registration
+    from signup_app.accounts.passwords import HashingBusy
+
+    def busy(_password: str) -> str:
+        raise HashingBusy
+
+    monkeypatch.setattr(registration, "hash_password", busy)
+    with pytest.raises(registration.Busy) as raised:
+        register_account({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})
+    assert isinstance(raised.value, registration.TemporarilyUnavailable)
+    assert raised.value.message == registration.BUSY
+    assert 1 <= raised.value.retry_after <= 5
+
+
+async def test_overload_is_refused_before_any_work_and_costs_no_attempt(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every place held, a signup is Busy before the thread hop: no rate-limit hit, no hash."""
+    from signup_app.accounts import passwords, registration
+
+    monkeypatch.setenv("SIGNUP_MAX_WAITING_HASHES", "0")
+    real_limiter = registration.signup_limiter
+    limiter_calls: list[str] = []
+
+    def counting_limiter() -> object:
+        limiter_calls.append("hit")
+        return real_limiter()
+
+    monkeypatch.setattr(registration, "signup_limiter", counting_limiter)
+    fields = {"name": "Ada", "email": "ada@example.com", "password": PASSWORD}
+    places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS)]
+    try:
+        with pytest.raises(registration.Busy):
+            await registration.register_account_in_thread(fields, client_address="192.0.2.1")
+        assert limiter_calls == []
+        assert accounts() == []
+    finally:
+        for place in places:
+            place.release()
+    # One place left: the signup's own place must cover the hash it runs in its thread.
+    places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS - 1)]
+    try:
+        result = await registration.register_account_in_thread(fields, client_address="192.0.2.1")
+    finally:
+        for place in places:
+            place.release()
+    assert isinstance(result, Registered)
+    assert limiter_calls == ["hit"]
+    assert passwords.hashes_in_flight() == 0
