@@ -43,6 +43,7 @@ MAX_BODY_BYTES = 16 * 1024
 NOT_JSON = "Send the fields as application/json."
 TOO_LARGE = f"The request body must be at most {MAX_BODY_BYTES // 1024} KB."
 BAD_JSON = "The request body is not valid JSON."
+TOO_DEEP = "The request body is nested too deeply. Send one JSON object of text fields."
 
 
 def _errors(status: int, errors: dict[str, str]) -> JSONResponse:
@@ -74,8 +75,10 @@ async def signup(request: Request) -> JSONResponse:
         return _errors(413, {FORM: TOO_LARGE})
     try:
         attrs = json.loads(body)
-    except ValueError:  # invalid JSON or invalid UTF-8
+    except ValueError:  # invalid JSON, invalid UTF-8, or an integer over Python's digit limit
         return _errors(400, {FORM: BAD_JSON})
+    except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
+        return _errors(400, {FORM: TOO_DEEP})
 
     try:
         result = await register_account_in_thread(attrs, client_address=request_address(request))
@@ -121,7 +124,7 @@ OPENAPI = {
                         "description": "The account was created.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Account"}}},
                     },
-                    "400": _error_response("The body is not valid JSON."),
+                    "400": _error_response("The body is not valid JSON, or is nested too deeply."),
                     "403": _error_response("The request came from another site."),
                     "413": _error_response(f"The body is over {MAX_BODY_BYTES} bytes."),
                     "415": _error_response("The body is not application/json."),
