@@ -19,8 +19,17 @@ def redis_url() -> str | None:
 
 
 def rate_limit_per_email() -> str:
-    """Signup attempts allowed per target email, in `limits` notation."""
+    """Signup attempts allowed per target email from one client address, in `limits` notation."""
     return os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL", "5/minute")
+
+
+def rate_limit_per_email_global() -> str:
+    """Signup attempts allowed per target email from all addresses together, in `limits` notation.
+
+    Above what one address may send in an hour (SIGNUP_RATE_LIMIT_PER_ADDRESS, 30), so that
+    no single address can use up an email's attempts and lock its owner out.
+    """
+    return os.environ.get("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "100/hour")
 
 
 def rate_limit_per_address() -> str:

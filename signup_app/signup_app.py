@@ -11,6 +11,7 @@ from signup_app.correlation import CorrelationId
 from signup_app.handler_allowlist import AllowlistMiddleware
 from signup_app.outages import backend_exception_handler
 from signup_app.pages.signup import signup_page
+from signup_app.security_headers import SecurityHeaders
 from signup_app.transports import form_post, json_api
 from signup_app.transports.websocket import SignupState
 
@@ -26,7 +27,13 @@ app = rx.App(
     backend_exception_handler=backend_exception_handler,
     stylesheets=["/signup.css"],
     # The HTTP doors onto the same action; they match before Reflex's own routes.
-    api_transformer=[Starlette(routes=[*form_post.routes, *json_api.routes]), ConnectionCap, CorrelationId],
+    # SecurityHeaders last: the outermost, so every HTTP response (pages, files, routes) passes it.
+    api_transformer=[
+        Starlette(routes=[*form_post.routes, *json_api.routes]),
+        ConnectionCap,
+        CorrelationId,
+        SecurityHeaders,
+    ],
 )
 if app.sio is None:
     raise RuntimeError("signup_app: Reflex created no Socket.IO server to guard.")

@@ -17,8 +17,14 @@ from tests.app_server import AppServer, start_app_server
 POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-# Tests that are not about rate limits must not trip them (they sign up one email many times).
-UNLIMITED = {"SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute", "SIGNUP_RATE_LIMIT_PER_ADDRESS": "100000/minute"}
+# Tests that are not about rate limits must not trip them (they sign up one email many times),
+# nor the bound on waiting hashes (they sign up many at once).
+UNLIMITED = {
+    "SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute",
+    "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": "100000/minute",
+    "SIGNUP_RATE_LIMIT_PER_ADDRESS": "100000/minute",
+    "SIGNUP_MAX_WAITING_HASHES": "100000",
+}
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
 from signup_app import db
+from signup_app.accounts import Account
 from signup_app.migrations import alembic_config
 
 
@@ -23,25 +30,112 @@ def test_downgrade_removes_the_table(database_url: str) -> None:
 
 
 def test_every_revision_keeps_the_case_insensitive_unique_index(database_url: str) -> None:
-    """Down to base and up again: the unique index on lower(email) survives each step."""
-    from sqlalchemy.exc import IntegrityError
-
+    """Down to 0001 and up again: the address stays unique whatever its letter case."""
     config = alembic_config()
     command.downgrade(config, "0001")
     command.upgrade(config, "head")
+    with db.session() as session:
+        session.add(Account(name="a", email="x@y.z", password_hash="h"))
+        session.commit()
+        session.add(Account(name="b", email="X@Y.Z", password_hash="h"))
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+# --- 0003: the email key and the signup key's hash -----------------------------------------------
+
+INSERT_AT_0002 = sa.text(
+    "INSERT INTO account (name, email, password_hash, signup_key, created_at) "
+    "VALUES (:name, :email, 'h', :key, :created)"
+)
+
+
+def _insert_at_0002(rows: list[tuple[str, str, str | None, datetime]]) -> None:
     with db.get_engine().begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO account (name, email, password_hash, created_at) VALUES ('a', 'x@y.z', 'h', CURRENT_TIMESTAMP)"
-            )
+        for name, email, key, created in rows:
+            conn.execute(INSERT_AT_0002, {"name": name, "email": email, "key": key, "created": created})
+
+
+def _columns() -> set[str]:
+    return {column["name"] for column in sa.inspect(db.get_engine()).get_columns("account")}
+
+
+def test_rows_at_0002_are_migrated(database_url: str) -> None:
+    config = alembic_config()
+    command.downgrade(config, "0002")
+    now = datetime.now(UTC)
+    fresh, shared, stale = "f" * 32, "s" * 32, "o" * 32
+    _insert_at_0002(
+        [
+            ("Fresh", "Fresh@Example.com", fresh, now - timedelta(hours=1)),
+            ("Stale", "stale@example.com", stale, now - timedelta(hours=25)),
+            ("First", "first@example.com", shared, now - timedelta(hours=2)),
+            ("Second", "second@example.com", shared, now - timedelta(hours=1)),
+            ("Émile", "ÉMILE@example.com", None, now),
+            ("Ligature", "ﬃ@example.com", None, now),
+        ]
+    )
+    # More rows than one batch of the migration, so that the batching is exercised.
+    _insert_at_0002([(f"Bulk {i}", f"Bulk{i}@Example.com", None, now) for i in range(1, 1101)])
+
+    command.upgrade(config, "head")
+
+    assert "signup_key" not in _columns()
+    with db.session() as session:
+        rows = {a.name: a for a in session.exec(select(Account))}
+    assert len(rows) == 1106
+    assert {name: rows[name].email_key for name in ("Fresh", "Émile", "Ligature")} == {
+        "Fresh": "fresh@example.com",
+        "Émile": "émile@example.com",
+        "Ligature": "ffi@example.com",
+    }
+    assert all(rows[f"Bulk {i}"].email_key == f"bulk{i}@example.com" for i in range(1, 1101))
+    assert rows["Fresh"].email == "Fresh@Example.com"
+    # Only a hash is kept, and only of keys that can still be honoured (once each).
+    assert rows["Fresh"].signup_key_hash == hashlib.sha256(fresh.encode()).hexdigest()
+    assert rows["First"].signup_key_hash == hashlib.sha256(shared.encode()).hexdigest()
+    assert rows["Second"].signup_key_hash is None
+    assert rows["Stale"].signup_key_hash is None
+    # The new unique index refuses what lower() let through.
+    for email in ("émile@example.com", "FFI@example.com"):
+        with db.session() as session:
+            session.add(Account(name="Dup", email=email, password_hash="h"))
+            with pytest.raises(IntegrityError):
+                session.commit()
+
+
+def test_colliding_rows_stop_the_upgrade_unchanged(database_url: str) -> None:
+    config = alembic_config()
+    command.downgrade(config, "0002")
+    now = datetime.now(UTC)
+    _insert_at_0002([("Upper", "STRASSE@example.com", None, now), ("Sharp", "Straße@example.com", None, now)])
+
+    with pytest.raises(RuntimeError, match=r"same email key \(ids\) \[\[1, 2\]\]"):
+        command.upgrade(config, "head")
+
+    with db.get_engine().connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(sa.text("SELECT count(*) FROM account")).scalar_one() == 2
+    assert "signup_key" in _columns() and "email_key" not in _columns()
+
+
+def test_downgrade_to_0002_keeps_the_accounts(database_url: str) -> None:
+    with db.session() as session:
+        session.add(
+            Account(name="Kept", email="Kept@example.com", password_hash="h", signup_key_hash="0" * 64)
         )
-    try:
-        with db.get_engine().begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO account (name, email, password_hash, created_at) VALUES ('b', 'X@Y.Z', 'h', CURRENT_TIMESTAMP)"
-                )
-            )
-    except IntegrityError:
-        return
-    raise AssertionError("a second account with the same email in another case was accepted")
+        session.commit()
+    config = alembic_config()
+    command.downgrade(config, "0002")
+    assert {"signup_key"} <= _columns() and not {"email_key", "signup_key_hash"} & _columns()
+    with db.get_engine().begin() as conn:
+        assert conn.execute(sa.text("SELECT name, signup_key FROM account")).all() == [("Kept", None)]
+    # The lower(email) index is back.
+    with pytest.raises(IntegrityError), db.get_engine().begin() as conn:
+        conn.execute(
+            INSERT_AT_0002,
+            {"name": "Dup", "email": "KEPT@example.com", "key": None, "created": datetime.now(UTC)},
+        )
+    command.upgrade(config, "head")
+    with db.session() as session:
+        assert [a.email_key for a in session.exec(select(Account))] == ["kept@example.com"]

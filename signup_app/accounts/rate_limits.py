@@ -1,5 +1,8 @@
 """Signup attempt limits per client address and per target email (the `limits` library).
 
+Attempts at one email count per (email, client address), so that nobody can lock an
+address's owner out from elsewhere, under a higher ceiling per email from all addresses.
+
 Counters live in memory, or in Redis when REFLEX_REDIS_URL is set so that every
 worker shares them. Checks run before any hashing.
 """
@@ -14,7 +17,12 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse, storage, strategies
 
 from signup_app import config
+from signup_app.accounts.validation import email_key
 from signup_app.client_address import limit_key
+
+# The address under which attempts made without one (no transport, e.g. scripts calling the
+# action) count: together, as one client.
+NO_ADDRESS = "-"
 
 
 def too_many_attempts(retry_after_s: int) -> str:
@@ -29,24 +37,43 @@ class SignupLimiter:
     limiter: strategies.RateLimiter
     per_address: RateLimitItem
     per_email: RateLimitItem
+    per_email_global: RateLimitItem
 
-    def _hit(self, item: RateLimitItem, kind: str, key: str) -> int | None:
-        """Count one attempt; the seconds to wait if it is over the limit, else None."""
-        if self.limiter.hit(item, "signup", kind, key):
-            return None
-        reset_at = self.limiter.get_window_stats(item, "signup", kind, key).reset_time
+    def _wait(self, item: RateLimitItem, *keys: str) -> int:
+        reset_at = self.limiter.get_window_stats(item, "signup", *keys).reset_time
         return max(1, math.ceil(reset_at - time.time()))
+
+    def _hit(self, item: RateLimitItem, *keys: str) -> int | None:
+        """Count one attempt; the seconds to wait if it is over the limit, else None."""
+        if self.limiter.hit(item, "signup", *keys):
+            return None
+        return self._wait(item, *keys)
 
     def hit_address(self, address: str) -> int | None:
         """Count an attempt from a client address."""
         return self._hit(self.per_address, "address", limit_key(address))
 
-    def hit_email(self, email: str) -> int | None:
-        """Count an attempt at a (normalised) email address, whatever its letter case."""
-        return self._hit(self.per_email, "email", email.lower())
+    def address_wait(self, address: str) -> int | None:
+        """The seconds to wait if the address is over its limit, else None; counts nothing."""
+        key = limit_key(address)
+        if self.limiter.test(self.per_address, "signup", "address", key):
+            return None
+        return self._wait(self.per_address, "address", key)
+
+    def hit_email(self, email: str, address: str | None) -> int | None:
+        """Count an attempt at a (normalised) email from a client address (None: none known).
+
+        The per-(email, address) limit is checked first: an address over it uses up none of
+        the email's global ceiling.
+        """
+        key = email_key(email)
+        address_key = NO_ADDRESS if address is None else limit_key(address)
+        return self._hit(self.per_email, "email-address", key, address_key) or self._hit(
+            self.per_email_global, "email", key
+        )
 
 
-_limiters: dict[tuple[str, str, str], SignupLimiter] = {}
+_limiters: dict[tuple[str, str, str, str], SignupLimiter] = {}
 # Signups run in threads: the first ones after a start must share one limiter
 # (and one count), not each build their own.
 _limiters_lock = threading.Lock()
@@ -54,15 +81,23 @@ _limiters_lock = threading.Lock()
 
 def signup_limiter() -> SignupLimiter:
     """The limiter for the current settings (one per process and configuration)."""
-    key = (config.redis_url() or "memory://", config.rate_limit_per_address(), config.rate_limit_per_email())
+    key = (
+        config.redis_url() or "memory://",
+        config.rate_limit_per_address(),
+        config.rate_limit_per_email(),
+        config.rate_limit_per_email_global(),
+    )
     if (limiter := _limiters.get(key)) is not None:
         return limiter
     with _limiters_lock:
         if (limiter := _limiters.get(key)) is None:
-            storage_uri, per_address, per_email = key
+            storage_uri, per_address, per_email, per_email_global = key
             backend = storage.storage_from_string(storage_uri)
             limiter = SignupLimiter(
-                strategies.MovingWindowRateLimiter(backend), parse(per_address), parse(per_email)
+                strategies.MovingWindowRateLimiter(backend),
+                parse(per_address),
+                parse(per_email),
+                parse(per_email_global),
             )
             _limiters[key] = limiter
         return limiter

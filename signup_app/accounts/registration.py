@@ -6,19 +6,22 @@ the tests' fixtures) calls this one function with the submitted fields.
 
 from __future__ import annotations
 
+import hmac
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
+import anyio.to_thread
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import select
 
 from signup_app import db
-from signup_app.accounts.models import Account
-from signup_app.accounts.passwords import hash_password
+from signup_app.accounts.models import Account, signup_key_hash
+from signup_app.accounts.passwords import HashingBusy, hash_password, reserve_hash_place, verify_password
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
 from signup_app.accounts.validation import (
     FORM,
@@ -27,6 +30,7 @@ from signup_app.accounts.validation import (
     SignupInput,
     check_fields,
     check_strength,
+    email_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,10 +40,36 @@ EMAIL_TAKEN = "An account with this email address already exists."
 SERVER_ERROR = "Something went wrong on our side. Please try again."
 # Shown when the database or Redis cannot be reached; nothing was written.
 UNAVAILABLE = "The service is temporarily unavailable, please try again."
+# How long a submission's key brings its account back when the submission is sent again.
+SIGNUP_KEY_LIFETIME = timedelta(hours=24)
+
+
+# Shown when more signups are hashing or waiting to hash than the server takes at once.
+BUSY = "The service is busy right now. Please try again in a few seconds."
 
 
 class TemporarilyUnavailable(Exception):
-    """The database or the rate-limit store could not be reached; nothing was written."""
+    """The database or the rate-limit store could not be reached; nothing was written.
+
+    Transports show ``message`` and send ``retry_after`` (seconds) where the protocol has it.
+    """
+
+    message = UNAVAILABLE
+    retry_after = 5
+    log_level = logging.WARNING
+
+
+class Busy(TemporarilyUnavailable):
+    """Too many signups are hashing or waiting to hash: refused at once, before any other work."""
+
+    message = BUSY
+    # passwords.py logs when shedding starts; one line per refused signup would flood the log.
+    log_level = logging.DEBUG
+
+    def __init__(self) -> None:
+        super().__init__("busy")
+        # Spread over a few seconds, so refused clients do not all come back at the same moment.
+        self.retry_after = random.randint(2, 5)  # noqa: S311 (not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +93,47 @@ class Rejected:
 RegistrationResult = Registered | Rejected
 
 
+async def register_account_in_thread(
+    attrs: Mapping[str, object], *, client_address: str | None = None
+) -> RegistrationResult:
+    """register_account on a worker thread, for the transports' async handlers.
+
+    A place among the hashes is taken before the hop, so that overload is refused at once
+    (Busy, costing no rate-limit hit) instead of queueing in the thread pool's backlog.
+    """
+    try:
+        place = reserve_hash_place()
+    except HashingBusy as exc:
+        raise Busy from exc
+    started = False
+
+    def run() -> RegistrationResult:
+        nonlocal started
+        started = True
+        with place.held():
+            return register_account(attrs, client_address=client_address)
+
+    try:
+        return await anyio.to_thread.run_sync(run)
+    finally:
+        if not started:  # cancelled before a thread took it
+            place.release()
+
+
 def register_account(attrs: Mapping[str, object], *, client_address: str | None = None) -> RegistrationResult:
     """Validate, rate-limit, hash and insert an account.
 
     Blocking (password hash and database I/O): async callers run it in a thread.
-    Concurrent signups of one address are settled by the database's unique index.
-    Attempts are limited per client address (when given) and per target email,
-    before the costly checks, so a refused attempt costs no hash.
+    Concurrent signups of one address are settled by the database's unique index on
+    its email key. Attempts are limited per client address (when given) and per target
+    email from that address, under a ceiling per email, before the costly checks, so a
+    refused attempt costs no hash. A re-sent submission (same signup key, name, email
+    and password, within SIGNUP_KEY_LIFETIME) gets the account it created.
     """
     try:
         return _register(attrs, client_address)
+    except HashingBusy as exc:
+        raise Busy from exc
     except (OperationalError, InterfaceError, RedisError, StorageError) as exc:
         # The service could not be reached. Other database errors (a bad query, a
         # drifted schema) are bugs: they propagate and are logged with a traceback.
@@ -84,33 +145,59 @@ def _register(attrs: Mapping[str, object], client_address: str | None) -> Regist
     if client_address is not None and (wait := limiter.hit_address(client_address)):
         return Rejected({FORM: too_many_attempts(wait)}, retry_after=wait)
     cleaned, errors = check_fields(attrs)
-    if "email" in cleaned and (wait := limiter.hit_email(cleaned["email"])):
+    if "email" in cleaned and (wait := limiter.hit_email(cleaned["email"], client_address)):
         return Rejected({FORM: too_many_attempts(wait)}, retry_after=wait)
     if "password" in cleaned:
         errors |= check_strength(cleaned)
     if errors:
         return Rejected(errors)
     signup = SignupInput(name=cleaned["name"], email=cleaned["email"], password=cleaned["password"])
-    signup_key = cleaned.get(SIGNUP_KEY)
+    key_hash = signup_key_hash(cleaned[SIGNUP_KEY]) if SIGNUP_KEY in cleaned else None
+    password_hash = hash_password(signup.password)
 
-    account = Account(
-        name=signup.name,
-        email=signup.email,
-        password_hash=hash_password(signup.password),
-        signup_key=signup_key,
-    )
     with db.session() as session:
-        session.add(account)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            existing = session.exec(
-                select(Account).where(sa.func.lower(Account.email) == signup.email.lower())
-            ).first()
-            if signup_key is not None and existing is not None and existing.signup_key == signup_key:
-                # The same submission, sent again: it already created this account.
-                return Registered(existing)
-            return Rejected({"email": EMAIL_TAKEN})
+        while True:
+            account = Account(
+                name=signup.name, email=signup.email, password_hash=password_hash, signup_key_hash=key_hash
+            )
+            session.add(account)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                existing = session.exec(
+                    select(Account).where(Account.email_key == email_key(signup.email))
+                ).first()
+                if existing is None and key_hash is not None:
+                    # The key, not the address, is taken: a key sent again with another address.
+                    # That is a new submission, made without idempotency.
+                    key_hash = None
+                    continue
+                if existing is not None and _is_resend(existing, signup, key_hash):
+                    # The same submission, sent again: it already created this account.
+                    return Registered(existing)
+                return Rejected({"email": EMAIL_TAKEN})
+            break
     logger.info("account created id=%s", account.id)
     return Registered(account)
+
+
+def _is_resend(existing: Account, signup: SignupInput, key_hash: str | None) -> bool:
+    """Whether a submission is the one that created ``existing``, sent again.
+
+    Its key must match and be under SIGNUP_KEY_LIFETIME old, and everything it carries must be
+    what was stored: the name and address as normalised, and a password that verifies. The reply
+    then holds nothing the sender did not send (besides the id, which the first reply gave).
+    """
+    if key_hash is None or existing.signup_key_hash is None:
+        return False
+    if not hmac.compare_digest(existing.signup_key_hash, key_hash):
+        return False
+    created = existing.created_at
+    if created.tzinfo is None:  # SQLite gives back naive UTC
+        created = created.replace(tzinfo=UTC)
+    if datetime.now(UTC) - created > SIGNUP_KEY_LIFETIME:
+        return False
+    # Verified whatever the name says, so the time taken tells nothing about the stored name.
+    password_ok = verify_password(existing.password_hash, signup.password)
+    return password_ok and existing.name == signup.name and existing.email == signup.email

@@ -18,7 +18,7 @@ from zxcvbn import zxcvbn
 from signup_app.accounts.passwords import normalize_password
 
 FIELDS: Final = ("name", "email", "password")
-# Optional: the form's idempotency key (see Account.signup_key).
+# Optional: the form's idempotency key (see Account.signup_key_hash).
 SIGNUP_KEY: Final = "signup_key"
 _SIGNUP_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 UNREADABLE_FORM: Final = "The form could not be read. Reload the page and try again."
@@ -58,6 +58,14 @@ def _require_text(value: object, *, missing: str, label: str, max_chars: int) ->
     return value
 
 
+def email_key(email: str) -> str:
+    """The form under which two (normalised) addresses are the same account: NFKC, then case-folded.
+
+    The one place this is computed: the unique index, every lookup and the rate limits use it.
+    """
+    return unicodedata.normalize("NFKC", email).casefold()
+
+
 class NameValidator:
     """A display name: trimmed, NFC, 1-100 characters, no control characters."""
 
@@ -93,7 +101,8 @@ class EmailValidator:
             email = validate_email(text, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise FieldError(str(exc)) from None
-        if len(email) > self.max_chars:
+        # The key can be longer than the address (NFKC expands some characters up to 18-fold).
+        if len(email) > self.max_chars or len(email_key(email)) > self.max_chars:
             raise FieldError(f"Email address must be at most {self.max_chars} characters.")
         return email
 

@@ -25,6 +25,11 @@ def _css() -> str:
     return _STYLESHEET.read_text()
 
 
+def inline_stylesheet() -> str:
+    """The CSS each page inlines (its hash is in the pages' Content-Security-Policy)."""
+    return _css()
+
+
 def _document(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

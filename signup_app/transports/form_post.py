@@ -10,15 +10,15 @@ import logging
 import secrets
 from urllib.parse import parse_qsl, quote, unquote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from signup_app.accounts import Registered, register_account
-from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
+from signup_app.accounts import Registered
+from signup_app.accounts.registration import SERVER_ERROR, TemporarilyUnavailable, register_account_in_thread
 from signup_app.accounts.validation import FIELDS, FORM
 from signup_app.pages.signup_html import signup_form_page, welcome_page
+from signup_app.security_headers import host_cookie_name, is_production
 from signup_app.transports.http import (
     ALL_METHODS,
     CROSS_SITE,
@@ -74,20 +74,24 @@ async def submit(request: Request) -> Response:
         k: fields[k] for k in ("name", "email") if isinstance(fields.get(k), str) and len(fields[k]) <= 1000
     }
     try:
-        result = await run_in_threadpool(register_account, fields, client_address=request_address(request))
+        result = await register_account_in_thread(fields, client_address=request_address(request))
     except TemporarilyUnavailable as exc:
-        logger.warning("signup unavailable: %s", exc)
-        return _form_page(503, {FORM: UNAVAILABLE}, kept)
+        logger.log(exc.log_level, "signup unavailable: %s", exc)
+        response = _form_page(503, {FORM: exc.message}, kept)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except Exception:
         logger.exception("signup failed")
         return _form_page(500, {FORM: SERVER_ERROR}, kept)
     if isinstance(result, Registered):
         response = RedirectResponse(WELCOME_PATH, status_code=303)
+        # Path=/ so that production can use the __Host- prefix (Secure, host-only, not settable by subdomains).
         response.set_cookie(
-            _WELCOME_COOKIE,
+            host_cookie_name(_WELCOME_COOKIE),
             quote(result.account.name),
             max_age=300,
-            path=WELCOME_PATH,
+            path="/",
+            secure=is_production(),
             httponly=True,
             samesite="lax",
         )
@@ -100,7 +104,7 @@ async def submit(request: Request) -> Response:
 
 async def welcome(request: Request) -> HTMLResponse:
     """The confirmation page a successful no-JS signup is redirected to."""
-    name = request.cookies.get(_WELCOME_COOKIE)
+    name = request.cookies.get(host_cookie_name(_WELCOME_COOKIE))
     return HTMLResponse(welcome_page(unquote(name)[:100] if name else None))
 
 

@@ -6,7 +6,6 @@ dropped; it is never assigned to the state, whose vars are persisted and synced.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -14,8 +13,8 @@ from typing import TypedDict
 
 import reflex as rx
 
-from signup_app.accounts import Registered, register_account
-from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE, TemporarilyUnavailable
+from signup_app.accounts import Registered
+from signup_app.accounts.registration import SERVER_ERROR, TemporarilyUnavailable, register_account_in_thread
 from signup_app.accounts.validation import FORM, FieldErrors
 from signup_app.client_address import client_address
 
@@ -68,12 +67,10 @@ class SignupState(rx.State):
         yield
         try:
             # Hashing and I/O run in a thread: other clients' events keep flowing.
-            result = await asyncio.to_thread(
-                register_account, form_data, client_address=self._client_address()
-            )
+            result = await register_account_in_thread(form_data, client_address=self._client_address())
         except TemporarilyUnavailable as exc:
-            logger.warning("signup unavailable: %s", exc)
-            self.errors = {FORM: UNAVAILABLE}
+            logger.log(exc.log_level, "signup unavailable: %s", exc)
+            self.errors = {FORM: exc.message}
             self.rejections += 1
         except Exception:
             logger.exception("signup failed")

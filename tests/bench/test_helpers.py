@@ -48,3 +48,23 @@ def test_script_refs_reads_scripts_preloads_and_inline_imports_once() -> None:
         "<script>document.documentElement.classList.add('dark');</script></head>"
     )
     assert script_refs(html) == ["/assets/a.js", "/assets/b.js", "/assets/c.js"]
+
+
+def test_overload_rows_show_each_transport_and_flag_unanswered_submits() -> None:
+    from bench.run import overload_rows
+
+    def transport(other: int, probe_errors: int) -> dict[str, object]:
+        latency = {"count": 3, "p50_ms": 5.0, "p99_ms": 9.0, "max_ms": 9.5}
+        return {
+            "answers": {"created": 10, "busy": 190 - other, "other": other},
+            "created_latency": latency,
+            "busy_latency": latency,
+            "server_cpu_ms_per_answer": 1.5,
+            "other_processes_cores_busy": 0.2,
+            "others_cheap_event": {**latency, "errors": probe_errors},
+        }
+
+    rows = overload_rows({"clients": 200, "bursts": 3, "websocket": transport(0, 0), "json": transport(2, 1)})
+    assert [row["met"] for row in rows] == [True, None, True, False, None, False]
+    assert "(10 / 190 / 0)" in rows[0]["value"] and "(10 / 188 / 2)" in rows[3]["value"]
+    assert overload_rows(None) == []

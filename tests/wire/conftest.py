@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from signup_app.accounts.models import Account
+from signup_app.accounts.validation import email_key
 from tests.app_server import ROOT, AppServer
 from tests.wire.client import SIGNUP_STATE, WAIT_S, WireClient
 
@@ -34,9 +35,9 @@ class Accounts:
             return session.exec(select(sa.func.count()).select_from(Account)).one()
 
     def with_email(self, email: str) -> list[Account]:
-        """The accounts whose email matches, ignoring letter case (as the unique index does)."""
+        """The accounts whose email matches under the email key (as the unique index compares)."""
         with Session(self.engine) as session:
-            query = select(Account).where(sa.func.lower(Account.email) == email.lower())
+            query = select(Account).where(Account.email_key == email_key(email.strip()))
             return list(session.exec(query).all())
 
 
@@ -180,3 +181,13 @@ async def post_form(
 ) -> httpx.Response:
     """A form POST as the browser sends it: urlencoded, typed even when there is no field."""
     return await http.post(path, content=urlencode(fields), headers=browser_headers(app_server))
+
+
+async def get_welcome(http: httpx.AsyncClient, created: httpx.Response) -> httpx.Response:
+    """The welcome page a 303 points to, sent the cookie that 303 set.
+
+    In production the cookie is Secure (and __Host-): httpx keeps it but sends it only over https,
+    while a browser also sends it to http://127.0.0.1, where the test server runs.
+    """
+    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in created.cookies.jar)
+    return await http.get(created.headers["location"], headers={"Cookie": cookies})

@@ -1,5 +1,5 @@
-"""Abuse of the signup against `reflex run --env prod`: floods, one email from many addresses, the
-per-address websocket cap, forged handler calls, oversized frames and abandoned tabs.
+"""Abuse of the signup against `reflex run --env prod`: floods, one email from many addresses, an
+owner locked out by another address, the per-address websocket cap, forged handler calls, oversized frames and abandoned tabs.
 
 Three servers of their own configuration are started once per module: `proxied` (trusts
 X-Forwarded-For from 127.0.0.1, low limits, a cap of 20 sockets), `direct` (trusts no proxy, tab
@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ from tests.wire.client import (
     settled,
     state_vars,
 )
-from tests.wire.conftest import Accounts, LogWindow, state_file
+from tests.wire.conftest import Accounts, LogWindow, page_errors, state_file
 
 pytestmark = pytest.mark.wire
 
@@ -57,6 +58,7 @@ SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|signup fai
 # The proxied server believes X-Forwarded-For from 127.0.0.1 (the tests' own address).
 PROXIED_PER_ADDRESS = 10
 PROXIED_PER_EMAIL = 5
+PROXIED_PER_EMAIL_GLOBAL = 12
 PROXIED_MAX_CONNECTIONS = 20
 # The direct server trusts no proxy, so every test client is 127.0.0.1 to it.
 DIRECT_PER_ADDRESS = 3
@@ -95,6 +97,8 @@ def serving(tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, 
         # In-memory limits and disk state, whatever the developer's shell says.
         for variable in ("REFLEX_REDIS_URL", "SIGNUP_TRUSTED_PROXIES"):
             patch.delenv(variable, raising=False)
+        # Bursts here are about limits, not overload: no signup is shed as busy.
+        env = {"SIGNUP_MAX_WAITING_HASHES": "100000", **env}
         server = start_app_server(url, folder / "server.log", extra_env=env)
     engine = sa.create_engine(url)
     try:
@@ -118,6 +122,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "SIGNUP_TRUSTED_PROXIES": "127.0.0.1",
             "SIGNUP_RATE_LIMIT_PER_ADDRESS": f"{PROXIED_PER_ADDRESS}/minute",
             "SIGNUP_RATE_LIMIT_PER_EMAIL": f"{PROXIED_PER_EMAIL}/minute",
+            "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": f"{PROXIED_PER_EMAIL_GLOBAL}/minute",
             "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": str(PROXIED_MAX_CONNECTIONS),
         },
     ) as served:
@@ -473,9 +478,77 @@ async def test_one_email_from_fifty_addresses_is_limited_per_email(proxied: Serv
     print(f"\none email, 50 addresses: {len(welcomed)} created, {len(taken)} taken, {len(limited)} limited")
     assert len(welcomed) + len(taken) + len(limited) == 50, outcomes
     assert len(welcomed) == 1
-    assert len(welcomed) + len(taken) <= PROXIED_PER_EMAIL
-    assert len(limited) >= 50 - PROXIED_PER_EMAIL
+    assert len(welcomed) + len(taken) <= PROXIED_PER_EMAIL_GLOBAL
+    assert len(limited) >= 50 - PROXIED_PER_EMAIL_GLOBAL
     assert len(proxied.accounts.with_email(email)) == 1
+
+
+async def _attempt(transport: str, served: Served, address: str, fields: dict[str, str]) -> tuple[int, dict]:
+    """One signup attempt from an address (through the trusted proxy): the status and the errors.
+
+    The websocket has no status: 201 stands for a welcome, 422 for errors, 429 for a throttle.
+    """
+    if transport == "websocket":
+        client = WireClient(served.url, headers=forwarded(address))
+        await client.connect()
+        try:
+            final = (await client.submit_and_settle(form(**fields)))[-1]
+        finally:
+            await client.close()
+        if final.get("welcome_name"):
+            return 201, {}
+        return (429 if throttle_seconds(final["errors"]) else 422), final["errors"]
+    async with httpx.AsyncClient(base_url=served.url, timeout=WAIT_S) as http:
+        if transport == "json":
+            response = await http.post("/api/signup", json=fields, headers=forwarded(address))
+            return response.status_code, response.json().get("errors", {})
+        headers = {
+            **forwarded(address),
+            "Origin": served.url,
+            "Sec-Fetch-Site": "same-origin",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        response = await http.post("/signup", content=urlencode(fields), headers=headers)
+        status = 201 if response.status_code == 303 else response.status_code
+        return status, page_errors(response.text) if status != 201 else {}
+
+
+@pytest.mark.parametrize("transport", ["websocket", "form", "json"])
+async def test_an_attacker_cannot_lock_the_owner_out(proxied: Served, transport: str) -> None:
+    """One address uses up its attempts at the victim's email; the victim, from another, signs up."""
+    victim = unique_email(f"victim-{transport}")
+    attacker, owner = new_addresses(2)
+    statuses = []
+    for _ in range(PROXIED_PER_EMAIL + 2):
+        status, errors = await _attempt(
+            transport, proxied, attacker, {"name": "X", "email": victim, "password": "short"}
+        )
+        statuses.append(status)
+        assert status == 422 or throttle_seconds(errors), errors
+    assert statuses == [422] * PROXIED_PER_EMAIL + [429] * 2
+
+    fields = {"name": "Rightful Owner", "email": victim, "password": strong_password()}
+    status, errors = await _attempt(transport, proxied, owner, fields)
+    assert (status, errors) == (201, {})
+    [account] = proxied.accounts.with_email(victim)
+    assert account.name == "Rightful Owner"
+
+
+async def test_an_address_over_its_limit_gets_429_before_its_body_is_parsed(proxied: Served) -> None:
+    """Once an address is over its limit, even a body that is not JSON is answered 429, not 400."""
+    address, fresh = new_addresses(2)
+    not_json = b'{"name": "never parsed'
+    async with httpx.AsyncClient(base_url=proxied.url, timeout=WAIT_S) as http:
+        headers = {**forwarded(address), "Content-Type": "application/json"}
+        fresh_headers = {**forwarded(fresh), "Content-Type": "application/json"}
+        assert (await http.post("/api/signup", content=not_json, headers=fresh_headers)).status_code == 400
+        for _ in range(PROXIED_PER_ADDRESS):
+            response = await http.post("/api/signup", json={"name": ""}, headers=headers)
+            assert response.status_code == 422, response.text
+        refused = await http.post("/api/signup", content=not_json, headers=headers)
+    assert refused.status_code == 429, refused.text
+    wait = throttle_seconds(refused.json()["errors"])
+    assert wait is not None and refused.headers["Retry-After"] == str(wait)
 
 
 async def test_a_forged_forwarded_for_does_not_escape_the_address_limit(direct: Served) -> None:

@@ -16,7 +16,7 @@ from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.transports.form_post import NOT_A_FORM
 from signup_app.transports.form_post import TOO_LARGE as FORM_TOO_LARGE
 from signup_app.transports.http import CROSS_SITE
-from signup_app.transports.json_api import BAD_JSON, NOT_JSON
+from signup_app.transports.json_api import BAD_JSON, NOT_JSON, TOO_DEEP
 from signup_app.transports.json_api import TOO_LARGE as JSON_TOO_LARGE
 from tests.app_server import AppServer
 from tests.wire.client import WireClient
@@ -24,6 +24,7 @@ from tests.wire.conftest import (
     FORM_CONTENT_TYPE,
     Accounts,
     browser_headers,
+    get_welcome,
     page_error_texts,
     page_errors,
     post_form,
@@ -97,7 +98,7 @@ async def test_form_created_redirects_to_welcome(
     assert response.status_code == 303
     assert response.headers["location"] == WELCOME_PATH
     assert len(accounts.with_email(fields["email"])) == 1
-    welcome = await http.get(WELCOME_PATH)
+    welcome = await get_welcome(http, response)
     assert welcome.status_code == 200
     assert "Welcome, Route Tester" in welcome.text
 
@@ -121,6 +122,60 @@ async def test_json_not_json_is_400(http: httpx.AsyncClient, accounts: Accounts,
     response = await http.post(JSON_PATH, content=body, headers={"Content-Type": JSON_TYPE})
     assert response.status_code == 400
     assert json_errors(response) == {"form": BAD_JSON}
+    assert accounts.count() == rows_before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 16_000,
+        b'{"name": ' * 1_600,
+        b'{"name": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        b'{"password": ' + b'{"a": ' * 1_500 + b"1" + b"}" * 1_501,
+    ],
+    ids=["unclosed-arrays", "unclosed-objects", "closed-arrays", "closed-objects"],
+)
+async def test_json_nested_too_deeply_is_400(
+    http: httpx.AsyncClient, accounts: Accounts, body: bytes
+) -> None:
+    """Nesting past the interpreter's recursion limit is the client's error, never a 500."""
+    rows_before = accounts.count()
+    response = await http.post(JSON_PATH, content=body, headers={"Content-Type": JSON_TYPE})
+    assert response.status_code == 400
+    assert json_errors(response) == {"form": TOO_DEEP}
+    assert accounts.count() == rows_before
+    # The worker is unharmed: the next request is answered as usual.
+    response = await http.post(JSON_PATH, content=b"{}", headers={"Content-Type": JSON_TYPE})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"name": ' + b"9" * 5_000 + b"}", 400),  # over Python's integer digit limit
+        (b'{"name": NaN, "email": Infinity, "password": -Infinity}', 422),
+        (b'{"name": 1e999999, "email": "a@example.com", "password": "x"}', 422),
+        (b'{"name": "\\ud800", "email": "\\udfff@example.com", "password": "\\ud800\\udc00"}', 422),
+        (b'{"name": "Ada", "name": ["Ada"], "email": {}, "password": null}', 422),
+        (b'{"name": [[[[[[[[[["Ada"]]]]]]]]]], "email": [], "password": {"": {}}}', 422),
+    ],
+    ids=[
+        "huge-integer",
+        "nan-infinity",
+        "float-overflow",
+        "lone-surrogates",
+        "duplicate-keys",
+        "nested-values",
+    ],
+)
+async def test_json_pathological_bodies_are_client_errors(
+    http: httpx.AsyncClient, accounts: Accounts, body: bytes, status: int
+) -> None:
+    rows_before = accounts.count()
+    response = await http.post(JSON_PATH, content=body, headers={"Content-Type": JSON_TYPE})
+    assert response.status_code == status
+    errors = json_errors(response)
+    assert errors and all(isinstance(message, str) and message for message in errors.values())
     assert accounts.count() == rows_before
 
 
@@ -493,7 +548,7 @@ async def test_form_responses_never_carry_the_password(
         assert response.status_code == status, (fields, page_errors(response.text))
         assert_password_absent(response, password)
         if status == 303:
-            welcome = await http.get(response.headers["location"])
+            welcome = await get_welcome(http, response)
             assert_password_absent(welcome, password)
 
     # The other refusals, whose page is built before the fields are read.

@@ -19,7 +19,7 @@ from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, SignupInput, clean_signup
 from tests.app_server import AppServer
 from tests.wire.client import form
-from tests.wire.conftest import Accounts, ClientFactory, page_error_texts, page_errors, post_form
+from tests.wire.conftest import Accounts, ClientFactory, get_welcome, page_error_texts, page_errors, post_form
 
 pytestmark = pytest.mark.wire
 
@@ -235,7 +235,7 @@ async def test_valid_signup_creates_one_account(
         response = await post_form(http, app_server, fields)
         assert response.status_code == 303, page_errors(response.text)
         assert response.headers["location"] == WELCOME_PATH
-        welcome = await http.get(WELCOME_PATH)
+        welcome = await get_welcome(http, response)
         assert welcome.status_code == 200
         assert f'<h1 id="welcome" class="title">Welcome, {name}</h1>' in welcome.text
     else:

@@ -12,6 +12,7 @@ import redis
 from signup_app.accounts import Registered, Rejected, register_account
 from signup_app.accounts import registration as registration_module
 from signup_app.accounts.rate_limits import signup_limiter
+from signup_app.accounts.registration import EMAIL_TAKEN
 from tests.conftest import unavailable
 
 PASSWORD = "copper kettle rain ladder"
@@ -56,23 +57,118 @@ def test_address_limit_refuses_before_any_hash(
     assert len(count_hashes) == 3
 
 
-def test_email_limit_counts_every_letter_case(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_email_limit_counts_every_form_of_the_address(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
-    email = f"target-{uuid.uuid4().hex[:8]}@example.com"
+    tag = uuid.uuid4().hex[:8]
+    email = f"straße-{tag}@example.com"
     first = register_account(form(email), client_address="192.0.2.1")
-    second = register_account(form(email.upper()), client_address="192.0.2.2")
-    third = register_account(form(email.title()), client_address="192.0.2.3")
+    second = register_account(form(f"STRASSE-{tag}@example.com"), client_address="192.0.2.1")
+    third = register_account(form(email.title()), client_address="192.0.2.1")
     assert isinstance(first, Registered)
     assert isinstance(second, Rejected) and "email" in second.errors
     assert isinstance(third, Rejected) and TOO_MANY.match(third.errors["form"])
 
 
-def test_attempts_without_an_address_are_limited_per_email_only(
+def test_attempts_without_an_address_count_as_one_address(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No per-address limit without an address; per email, all such attempts count together."""
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_ADDRESS", "1/hour")
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
     assert isinstance(register_account(form()), Registered)
     assert isinstance(register_account(form()), Registered)
+    email = unique_target()
+    assert isinstance(register_account(form(email)), Registered)
+    assert isinstance(register_account(form(email)), Rejected)
+    third = register_account(form(email))
+    assert isinstance(third, Rejected) and TOO_MANY.match(third.errors["form"])
+    # Attempts made from an address are not counted with them.
+    address = f"192.0.2.9-{uuid.uuid4().hex[:6]}"
+    assert register_account(form(email), client_address=address) == Rejected({"email": EMAIL_TAKEN})
+
+
+def unique_target() -> str:
+    return f"victim-{uuid.uuid4().hex}@example.com"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limit_storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The limits' storage: in memory, or the machine's Redis (as with REFLEX_REDIS_URL set)."""
+    if request.param == "redis":
+        url = "redis://127.0.0.1:6379/0"
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            unavailable("Redis", exc)
+        monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    else:
+        monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
+    return request.param
+
+
+def test_an_attacker_cannot_lock_the_owner_out(
+    sqlite_url: str, limit_storage: str, monkeypatch: pytest.MonkeyPatch, count_hashes: list[str]
+) -> None:
+    """One address uses up its attempts at the victim's email; the victim, elsewhere, signs up."""
+    monkeypatch.setenv("REFLEX_DB_URL", sqlite_url)
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/minute")
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "10/minute")
+    victim = unique_target()
+    attacker = f"203.0.113.{uuid.uuid4().int % 250}"
+    bad_password = {"name": "Attacker", "email": victim, "password": "short"}
+    attempts = [register_account(bad_password, client_address=attacker) for _ in range(50)]
+
+    assert all(set(r.errors) == {"password"} for r in attempts[:3])  # type: ignore[union-attr]
+    assert all(isinstance(r, Rejected) and TOO_MANY.match(r.errors.get("form", "")) for r in attempts[3:])
+    created = register_account(
+        {"name": "Victim", "email": victim.upper(), "password": PASSWORD}, client_address="198.51.100.20"
+    )
+    assert isinstance(created, Registered), created
+    assert created.account.name == "Victim"
+    assert len(count_hashes) == 1
+
+
+def test_the_global_ceiling_holds_across_addresses(
+    sqlite_url: str, limit_storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REFLEX_DB_URL", sqlite_url)
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/minute")
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "10/minute")
+    victim = unique_target()
+    results = [
+        register_account(
+            {"name": "Many", "email": victim, "password": "short"}, client_address=f"192.0.2.{i}"
+        )
+        for i in range(1, 21)
+    ]
+    limited = [r for r in results if isinstance(r, Rejected) and TOO_MANY.match(r.errors.get("form", ""))]
+    assert len(limited) == 10
+    assert results[10:] == limited
+
+
+def test_an_address_over_its_email_limit_uses_none_of_the_ceiling(
+    limit_storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "5/minute")
+    limiter = signup_limiter()
+    victim = unique_target()
+    assert [limiter.hit_email(victim, "192.0.2.1") is None for _ in range(100)] == [True, True] + [False] * 98
+    # Five from all addresses: two used by the first, three left for others.
+    assert [limiter.hit_email(victim, f"192.0.2.{i}") is None for i in range(2, 6)] == [True] * 3 + [False]
+
+
+def test_checking_an_address_counts_nothing(limit_storage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_ADDRESS", "2/minute")
+    limiter = signup_limiter()
+    address = f"198.51.100.{uuid.uuid4().int % 250}-{uuid.uuid4().hex[:6]}"
+    assert all(limiter.address_wait(address) is None for _ in range(20))
+    assert [limiter.hit_address(address) for _ in range(2)] == [None, None]
+    wait = limiter.address_wait(address)
+    assert wait is not None and 1 <= wait <= 60
+    assert limiter.hit_address(address) is not None
 
 
 def test_redis_storage_shares_counts_between_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,13 +181,16 @@ def test_redis_storage_shares_counts_between_limiters(monkeypatch: pytest.Monkey
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
     email = f"shared-{uuid.uuid4().hex}@example.com"
     limiter = signup_limiter()
-    assert limiter.hit_email(email) is None
+    assert limiter.hit_email(email, "192.0.2.1") is None
     # A second worker is another process; here, a limiter built on a fresh storage connection.
     other = type(limiter)(
-        type(limiter.limiter)(type(limiter.limiter.storage)(url)), limiter.per_address, limiter.per_email
+        type(limiter.limiter)(type(limiter.limiter.storage)(url)),
+        limiter.per_address,
+        limiter.per_email,
+        limiter.per_email_global,
     )
-    assert other.hit_email(email) is None
-    assert limiter.hit_email(email) is not None
+    assert other.hit_email(email, "192.0.2.1") is None
+    assert limiter.hit_email(email, "192.0.2.1") is not None
 
 
 def test_threads_starting_together_share_one_limiter(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from signup_app import db
 from signup_app.accounts import Account, Registered, Rejected, register_account
 from signup_app.accounts.passwords import verify_password
 from signup_app.accounts.registration import EMAIL_TAKEN
+from signup_app.accounts.validation import email_key
 
 PASSWORD = "copper kettle rain ladder"
 
@@ -97,20 +99,117 @@ def test_the_database_enforces_case_insensitive_uniqueness(database_url: str) ->
 
 def test_the_same_submission_sent_again_gets_its_account_back(database_url: str) -> None:
     key = "k" * 32
-    first = register_account(
-        {"name": "Ada", "email": "ada@example.com", "password": PASSWORD, "signup_key": key}
-    )
-    again = register_account(
-        {"name": "Ada", "email": "ADA@example.com", "password": PASSWORD, "signup_key": key}
-    )
-    other = register_account(
-        {"name": "Eve", "email": "ada@example.com", "password": PASSWORD, "signup_key": "e" * 32}
-    )
+    fields = {"name": "Ada", "email": "ada@example.com", "password": PASSWORD, "signup_key": key}
+    first = register_account(fields)
+    again = register_account(dict(fields))
+    padded = register_account({**fields, "name": "  Ada "})  # the same name once normalised
+    other = register_account({**fields, "name": "Eve", "signup_key": "e" * 32})
     keyless = register_account({"name": "Eve", "email": "ada@example.com", "password": PASSWORD})
-    assert isinstance(first, Registered) and isinstance(again, Registered)
-    assert again.account.id == first.account.id
+    assert isinstance(first, Registered) and isinstance(again, Registered) and isinstance(padded, Registered)
+    assert again.account.id == padded.account.id == first.account.id
+    assert (again.account.name, again.account.email) == (first.account.name, first.account.email)
     assert other == keyless == Rejected({"email": EMAIL_TAKEN})
     assert len(accounts()) == 1
+
+
+RESEND_KEY = "r" * 32
+ORIGINAL = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "password": PASSWORD,
+    "signup_key": RESEND_KEY,
+}
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"password": "another password entirely 42"},
+        {"password": PASSWORD + " "},
+        {"name": "Mallory"},
+        {"name": "ada lovelace"},
+        {"email": "ADA@example.com"},  # the same account, but not what was sent
+    ],
+    ids=["other-password", "password-plus-space", "other-name", "name-case", "email-case"],
+)
+def test_a_key_sent_with_other_fields_is_an_ordinary_attempt(
+    database_url: str, changed: dict[str, str]
+) -> None:
+    """Knowing an account's key and address is not enough: everything sent must be what was stored."""
+    assert isinstance(register_account(ORIGINAL), Registered)
+    result = register_account({**ORIGINAL, **changed})
+    assert result == Rejected({"email": EMAIL_TAKEN})
+    [stored] = accounts()
+    assert stored.name == "Ada Lovelace" and verify_password(stored.password_hash, PASSWORD)
+
+
+def test_only_a_hash_of_the_key_is_stored(database_url: str) -> None:
+    assert isinstance(register_account(ORIGINAL), Registered)
+    [stored] = accounts()
+    assert stored.signup_key_hash == hashlib.sha256(RESEND_KEY.encode()).hexdigest()
+    assert all(RESEND_KEY not in str(value) for value in stored.model_dump().values())
+
+
+def test_a_key_is_honoured_for_24_hours(database_url: str) -> None:
+    created = register_account(ORIGINAL)
+    assert isinstance(created, Registered)
+    with db.session() as session:
+        account = session.get(Account, created.account.id)
+        account.created_at = datetime.now(UTC) - timedelta(hours=23, minutes=59)
+        session.add(account)
+        session.commit()
+    assert isinstance(register_account(ORIGINAL), Registered)
+    with db.session() as session:
+        account = session.get(Account, created.account.id)
+        account.created_at = datetime.now(UTC) - timedelta(hours=24, minutes=1)
+        session.add(account)
+        session.commit()
+    assert register_account(ORIGINAL) == Rejected({"email": EMAIL_TAKEN})
+
+
+def test_a_key_sent_again_with_another_address_makes_an_account_without_the_key(database_url: str) -> None:
+    """The key is already bound to the first account: the second is created without idempotency."""
+    first = register_account(ORIGINAL)
+    second = register_account({**ORIGINAL, "email": "grace@example.com", "name": "Grace"})
+    assert isinstance(first, Registered) and isinstance(second, Registered)
+    assert second.account.email == "grace@example.com" and second.account.id != first.account.id
+    by_email = {a.email: a for a in accounts()}
+    assert by_email["ada@example.com"].signup_key_hash == hashlib.sha256(RESEND_KEY.encode()).hexdigest()
+    assert by_email["grace@example.com"].signup_key_hash is None
+    # Each still answers as before: the first to its re-send, the second to nobody's.
+    assert isinstance(register_account(ORIGINAL), Registered)
+    assert register_account({**ORIGINAL, "email": "grace@example.com", "name": "Grace"}) == Rejected(
+        {"email": EMAIL_TAKEN}
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("ÉMILE@example.com", "émile@example.com"),
+        ("Straße@example.com", "STRASSE@example.com"),
+        ("strasse@example.com", "STRAẞE@example.com"),
+        ("ﬃ@example.com", "FFI@example.com"),
+    ],
+)
+def test_addresses_equal_under_the_email_key_are_one_account(
+    database_url: str, first: str, second: str
+) -> None:
+    """SQL lower() and Python's case mapping disagree on non-ASCII; the stored key decides."""
+    assert email_key(first) == email_key(second)
+    assert isinstance(register_account({"name": "One", "email": first, "password": PASSWORD}), Registered)
+    result = register_account({"name": "Two", "email": second, "password": PASSWORD + " two"})
+    assert result == Rejected({"email": EMAIL_TAKEN})
+    [stored] = accounts()
+    assert (stored.email, stored.email_key) == (first, email_key(first))
+
+
+def test_an_email_whose_key_is_too_long_is_refused(database_url: str) -> None:
+    # U+FDFA is one character that NFKC turns into 18.
+    email = "\ufdfa" * 20 + "@example.com"
+    result = register_account({"name": "Long", "email": email, "password": PASSWORD})
+    assert result == Rejected({"email": "Email address must be at most 254 characters."})
+    assert accounts() == []
 
 
 @pytest.mark.parametrize("key", ["short", "x" * 65, "bad key with spaces!!", 42])
@@ -128,3 +227,55 @@ def test_an_unreachable_database_is_temporarily_unavailable(monkeypatch: pytest.
     monkeypatch.setenv("REFLEX_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
     with pytest.raises(TemporarilyUnavailable):
         register_account({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})
+
+
+def test_busy_hashing_is_a_busy_answer_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from signup_app.accounts import registration
+    from signup_app.accounts.passwords import HashingBusy
+
+    def busy(_password: str) -> str:
+        raise HashingBusy
+
+    monkeypatch.setattr(registration, "hash_password", busy)
+    with pytest.raises(registration.Busy) as raised:
+        register_account({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})
+    assert isinstance(raised.value, registration.TemporarilyUnavailable)
+    assert raised.value.message == registration.BUSY
+    assert 1 <= raised.value.retry_after <= 5
+
+
+async def test_overload_is_refused_before_any_work_and_costs_no_attempt(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every place held, a signup is Busy before the thread hop: no rate-limit hit, no hash."""
+    from signup_app.accounts import passwords, registration
+
+    monkeypatch.setenv("SIGNUP_MAX_WAITING_HASHES", "0")
+    real_limiter = registration.signup_limiter
+    limiter_calls: list[str] = []
+
+    def counting_limiter() -> object:
+        limiter_calls.append("hit")
+        return real_limiter()
+
+    monkeypatch.setattr(registration, "signup_limiter", counting_limiter)
+    fields = {"name": "Ada", "email": "ada@example.com", "password": PASSWORD}
+    places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS)]
+    try:
+        with pytest.raises(registration.Busy):
+            await registration.register_account_in_thread(fields, client_address="192.0.2.1")
+        assert limiter_calls == []
+        assert accounts() == []
+    finally:
+        for place in places:
+            place.release()
+    # One place left: the signup's own place must cover the hash it runs in its thread.
+    places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS - 1)]
+    try:
+        result = await registration.register_account_in_thread(fields, client_address="192.0.2.1")
+    finally:
+        for place in places:
+            place.release()
+    assert isinstance(result, Registered)
+    assert limiter_calls == ["hit"]
+    assert passwords.hashes_in_flight() == 0

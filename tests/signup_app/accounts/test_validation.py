@@ -12,6 +12,7 @@ from signup_app.accounts.validation import (
     PasswordStrengthValidator,
     SignupInput,
     clean_signup,
+    email_key,
     help_texts,
 )
 
@@ -136,3 +137,19 @@ def test_strength_allows_unrelated_words_with_user_details_elsewhere() -> None:
 def test_help_texts_cover_each_field() -> None:
     assert set(help_texts()) == {"name", "email", "password"}
     assert "15" in help_texts()["password"]
+
+
+@pytest.mark.parametrize(
+    ("email", "key"),
+    [
+        ("Ada@Example.com", "ada@example.com"),
+        ("ÉMILE@example.com", "émile@example.com"),
+        ("Straße@example.com", "strasse@example.com"),
+        ("STRAẞE@example.com", "strasse@example.com"),
+        ("ﬃ@example.com", "ffi@example.com"),
+        ("Ｆｕｌｌ@example.com", "full@example.com"),
+    ],
+)
+def test_email_key_is_nfkc_then_case_folded(email: str, key: str) -> None:
+    assert email_key(email) == key
+    assert email_key(key) == key

@@ -16,7 +16,7 @@ from sqlmodel import select
 from signup_app import db
 from signup_app import signup_app as app_module
 from signup_app.accounts import Account
-from signup_app.accounts.registration import EMAIL_TAKEN
+from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, Busy
 from signup_app.transports.websocket import SERVER_ERROR, SignupState
 
 PASSWORD = "Sentinel copper kettle rain ladder"
@@ -78,13 +78,24 @@ async def test_a_signed_up_tab_ignores_further_submits(database_url: str) -> Non
 
 
 async def test_unexpected_failure_is_a_generic_form_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(_attrs: object) -> None:
+    async def broken(_attrs: object, **_kwargs: object) -> None:
         raise RuntimeError("database exploded")
 
-    monkeypatch.setattr("signup_app.transports.websocket.register_account", broken)
+    monkeypatch.setattr("signup_app.transports.websocket.register_account_in_thread", broken)
     state = signup_state()
     await run_submit(state, form())
     assert (state.errors, state.pending) == ({"form": SERVER_ERROR}, False)
+
+
+async def test_overload_is_the_busy_form_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def busy(_attrs: object, **_kwargs: object) -> None:
+        raise Busy
+
+    monkeypatch.setattr("signup_app.transports.websocket.register_account_in_thread", busy)
+    state = signup_state()
+    await run_submit(state, form())
+    assert (state.errors, state.pending, state.welcome_name) == ({"form": BUSY}, False, "")
+    assert state.rejections == 1
 
 
 async def test_password_is_never_kept_in_the_state(database_url: str) -> None:
