@@ -4,7 +4,7 @@ import reflex as rx
 from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
-from signup_app import log_redaction
+from signup_app import hostile_events, log_redaction
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
 from signup_app.connection_cap import ConnectionCap
 from signup_app.correlation import CorrelationId
@@ -29,6 +29,7 @@ app = rx.App(
     api_transformer=[Starlette(routes=[*form_post.routes, *json_api.routes]), ConnectionCap, CorrelationId],
 )
 app.add_middleware(AllowlistMiddleware())
+hostile_events.install(app)
 app.add_page(
     signup_page,
     route="/",
