@@ -623,7 +623,7 @@ def _without_router(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The deltas without the router vars, which differ between two connections of one tab."""
     return [
         {
-            state: {var: value for var, value in changes.items() if not var.startswith("router")}
+            state: {var: value for var, value in changes.items() if "router" not in var}
             for state, changes in (message.get("delta") or {}).items()
         }
         for message in messages
