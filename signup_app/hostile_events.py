@@ -49,9 +49,10 @@ UNKNOWN_HANDLER = "the event names an unknown handler"
 REFUSED_HANDLER = "the event names a handler that is not callable"
 BAD_ARGUMENT_NAMES = "the event's arguments do not fit the handler"
 BAD_ARGUMENT_VALUES = "the event's arguments cannot be converted for the handler"
-EXTRA_ARGUMENTS = "the socket event carries more than one argument"
+EXTRA_ARGUMENTS = "the socket event carries more arguments than the page sends"
 NO_TOKEN = "the connection has no token"  # noqa: S105  (a log text, not a secret)
 UNKNOWN_SOCKET_EVENT = "an unknown socket.io event"
+LIFECYCLE_EVENT = "a connect or disconnect event sent by the client"
 BAD_PACKET = "a socket.io packet that does not decode"
 BINARY_PACKET = "a binary socket.io packet"
 
@@ -59,6 +60,7 @@ BINARY_PACKET = "a binary socket.io packet"
 _SOCKET_EVENTS = frozenset(
     {"connect", "disconnect", "event", "ping", str(constants.SocketEvent.CLIENT_ERROR)}
 )
+_LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
 # The page's own report of a script error: refused, but a browser sends it without being hostile.
 FRONTEND_EXCEPTION = f"{FrontendEventExceptionState.get_full_name()}.handle_frontend_exception"
 # Router data keys the page sends, and the type each must have when present.
@@ -166,7 +168,26 @@ class GuardedEventNamespace(EventNamespace):
         if event not in _SOCKET_EVENTS:
             await self._close(args[0], UNKNOWN_SOCKET_EVENT)
             return None
+        # python-socketio raises connect and disconnect while the socket is connecting or leaving;
+        # on a connected socket they are packets the client sent (with its own "environ").
+        if event in _LIFECYCLE_EVENTS and self.server.manager.is_connected(args[0], self.namespace):
+            await self._close(args[0], LIFECYCLE_EVENT)
+            return None
         return await super().trigger_event(event, *args)
+
+    async def on_ping(self, sid: str, *extra: Any) -> None:
+        """Reflex's pong; arguments the page never sends close the socket."""
+        if extra:
+            await self._close(sid, EXTRA_ARGUMENTS)
+            return
+        await super().on_ping(sid)
+
+    async def on_client_error(self, sid: str, data: Any = None, *extra: Any) -> None:
+        """Reflex's (rate-limited) client error report; more arguments than one close the socket."""
+        if extra:
+            await self._close(sid, EXTRA_ARGUMENTS)
+            return
+        await super().on_client_error(sid, data)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         """Refuse a handshake without a token or with a hostile boot event; otherwise Reflex's connect."""

@@ -83,6 +83,16 @@ HOSTILE = [
     Hostile("packet-not-json", lambda c, s: c.send_packet(f'2{NAMESPACE},["event", {{"name": "{s}"')),
     Hostile("binary-packet", lambda c, s: c.emit(SUBMIT_EVENT, {"form_data": s.encode()})),
     Hostile("unknown-socket-event", lambda c, s: c.emit_socket("no_such_event", {"password": s})),
+    Hostile("ping-with-argument", lambda c, s: c.emit_socket("ping", s)),
+    Hostile("client-error-two-arguments", lambda c, s: c.emit_socket("client_error", {"error_type": s}, s)),
+    # Reserved names sent as events: Reflex would take the client's dict for the connection's environ.
+    Hostile(
+        "client-sent-connect",
+        lambda c, s: c.emit_socket(
+            "connect", {"QUERY_STRING": f"token={s}", "asgi.scope": {"client": ["203.0.113.7", 1]}}, None
+        ),
+    ),
+    Hostile("client-sent-disconnect", lambda c, s: c.emit_socket("disconnect", s)),
 ]
 
 
