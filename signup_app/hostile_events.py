@@ -16,8 +16,9 @@ import functools
 import inspect
 import ipaddress
 import logging
+import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from reflex.app import EventNamespace
@@ -156,7 +157,42 @@ def _peer(environ: Mapping[str, Any] | None) -> str:
         return "unknown"
 
 
+class LogBudget:
+    """At most `lines` lines per `window_s` seconds; what went unlogged is counted, and said later."""
+
+    def __init__(self, lines: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lines, self.window_s, self._clock = lines, window_s, clock
+        self._start, self._used, self._unlogged = clock(), 0, 0
+
+    def take(self) -> tuple[bool, int]:
+        """Whether this line may be written, and how many went unlogged before it (to say so first)."""
+        now = self._clock()
+        if now - self._start >= self.window_s:
+            self._start, self._used = now, 0
+        if self._used >= self.lines:
+            self._unlogged += 1
+            return False, 0
+        self._used += 1
+        unlogged, self._unlogged = self._unlogged, 0
+        return True, unlogged
+
+
+# Per process: one line per hostile socket, but a reconnecting script gets no more than this.
+LOG_LINES_PER_MINUTE = 100
+_budget = LogBudget(LOG_LINES_PER_MINUTE, 60.0)
+
+
 def _log(environ: Mapping[str, Any] | None, reason: str) -> None:
+    allowed, unlogged = _budget.take()
+    if not allowed:
+        return
+    if unlogged:
+        logger.warning(
+            "closed %d more hostile websockets without a line each (over %d in %.0f s)",
+            unlogged,
+            _budget.lines,
+            _budget.window_s,
+        )
     logger.warning("closed a websocket from %s after a hostile event: %s", _peer(environ), reason)
 
 

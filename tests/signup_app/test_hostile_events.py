@@ -124,3 +124,33 @@ def test_the_app_uses_the_guarded_namespace() -> None:
     assert isinstance(app_module.app.event_namespace, he.GuardedEventNamespace)
     assert app_module.app.sio is not None
     assert app_module.app.sio.namespace_handlers["/_event"] is app_module.app.event_namespace
+
+
+def test_the_log_budget_caps_lines_per_window_and_counts_the_rest() -> None:
+    now = [0.0]
+    budget = he.LogBudget(lines=2, window_s=60.0, clock=lambda: now[0])
+    assert [budget.take() for _ in range(5)] == [(True, 0), (True, 0), (False, 0), (False, 0), (False, 0)]
+    now[0] = 59.9
+    assert budget.take() == (False, 0)
+    now[0] = 60.0
+    # A new window: the first line says how many went unlogged before it.
+    assert budget.take() == (True, 4)
+    assert budget.take() == (True, 0)
+    assert budget.take() == (False, 0)
+
+
+def test_over_budget_lines_are_summed_up_in_one_line(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    monkeypatch.setattr(he, "_budget", he.LogBudget(lines=1, window_s=60.0, clock=lambda: now[0]))
+    with caplog.at_level("WARNING", logger=he.logger.name):
+        for _ in range(3):
+            he._log(None, he.UNKNOWN_HANDLER)
+        now[0] = 61.0
+        he._log(None, he.BAD_PACKET)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"closed a websocket from unknown after a hostile event: {he.UNKNOWN_HANDLER}",
+        "closed 2 more hostile websockets without a line each (over 1 in 60 s)",
+        f"closed a websocket from unknown after a hostile event: {he.BAD_PACKET}",
+    ]
