@@ -12,6 +12,7 @@ names the peer and the reason, never anything the client sent.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import ipaddress
@@ -196,6 +197,10 @@ def _log(environ: Mapping[str, Any] | None, reason: str) -> None:
     logger.warning("closed a websocket from %s after a hostile event: %s", _peer(environ), reason)
 
 
+# Transport closes scheduled after a refused handshake (kept referenced until done).
+_closing: set[asyncio.Task[None]] = set()
+
+
 class GuardedEventNamespace(EventNamespace):
     """Reflex's event namespace, closing the socket at the first event the page could not send."""
 
@@ -235,6 +240,12 @@ class GuardedEventNamespace(EventNamespace):
             reason = hostile_reason(boot)
         if reason is not None:
             _log(environ, reason)
+            # Refusing the namespace leaves the transport open for another try: close it too,
+            # once the refusal is sent.
+            if (eio_sid := self.server.manager.eio_sid_from_sid(sid, self.namespace)) is not None:
+                task = asyncio.create_task(self.server.eio.disconnect(eio_sid))
+                _closing.add(task)
+                task.add_done_callback(_closing.discard)
             raise SocketConnectionRefused
         await super().on_connect(sid, environ, auth)
 

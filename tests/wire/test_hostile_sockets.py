@@ -7,6 +7,7 @@ next to an already-connected tab: the hostile socket is closed, the log grows by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -14,13 +15,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import engineio
 import pytest
-import socketio.exceptions
 from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 from signup_app.hostile_events import FRONTEND_EXCEPTION
 from tests.app_server import AppServer
-from tests.wire.client import NAMESPACE, ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, WireClient, form
+from tests.wire.client import NAMESPACE, ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, WAIT_S, WireClient, form
 from tests.wire.conftest import ClientFactory, LogWindow
 
 pytestmark = pytest.mark.wire
@@ -132,21 +133,29 @@ async def test_a_hostile_event_closes_the_socket_and_is_logged_once(
     assert "password" not in text.lower(), text
 
 
-async def test_a_hostile_boot_event_refuses_the_handshake(app_server: AppServer) -> None:
+async def test_a_hostile_boot_event_refuses_the_handshake_and_closes_the_transport(
+    app_server: AppServer,
+) -> None:
     sentinel = _sentinel()
     log = LogWindow(app_server, len(app_server.log_text()))
-    client = WireClient(app_server.url)
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await client._sio.connect(
-            f"{app_server.url}?token={client.token}",
-            auth={"event": _event(f"{SIGNUP_STATE}.setvar", {"var_name": "welcome_name", "value": sentinel})},
-            headers={"Origin": app_server.url},
-            transports=["websocket"],
-            namespaces=[NAMESPACE],
-            socketio_path="_event",
-            wait_timeout=20,
-        )
-    await client.close()
+    boot = _event(f"{SIGNUP_STATE}.setvar", {"var_name": "welcome_name", "value": sentinel})
+    # Engine.io only, to see the transport itself closed after the refused namespace CONNECT.
+    transport = engineio.AsyncClient()
+    received: list[str] = []
+    transport.on("message", received.append)
+    await transport.connect(
+        f"{app_server.url}?token={uuid.uuid4()}",
+        headers={"Origin": app_server.url},
+        transports=["websocket"],
+        engineio_path="_event",
+    )
+    try:
+        await transport.send(f"0{NAMESPACE}," + json.dumps({"event": boot}))
+        async with asyncio.timeout(WAIT_S):
+            await transport.wait()
+    finally:
+        await transport.disconnect()
+    assert [m[:1] for m in received] == ["4"], received  # socket.io CONNECT_ERROR, then the close
     text = log.text()
     assert len(CLOSED_LINE.findall(log.compact())) == 1, text
     assert sentinel not in text and "Traceback" not in text
