@@ -290,8 +290,9 @@ def _guard_packets(server: AsyncServer) -> None:
             reason = None
             try:
                 await dispatch(eio_sid, data)
-            except ValueError:
-                # python-socketio's parse errors (bad JSON, unknown packet type) are ValueErrors.
+            except (ValueError, RecursionError):
+                # python-socketio's parse errors (bad JSON, unknown packet type) are ValueErrors;
+                # JSON nested deeper than the interpreter's recursion limit is a RecursionError.
                 reason = BAD_PACKET
         if reason is not None:
             _log(server.environ.get(eio_sid), reason)

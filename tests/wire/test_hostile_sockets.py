@@ -46,6 +46,13 @@ def _packet(*args: object) -> str:
     return f"2{NAMESPACE}," + json.dumps(["event", *args])
 
 
+def _nested_packet(text: str, depth: int) -> str:
+    """An event whose payload nests lists deeper than Python's recursion limit (about 40 KB)."""
+    return (
+        f'2{NAMESPACE},["event", {{"name": "{text}", "payload": {{"x": ' + "[" * depth + "]" * depth + "}}]"
+    )
+
+
 @dataclass(frozen=True)
 class Hostile:
     id: str
@@ -82,6 +89,7 @@ HOSTILE = [
     Hostile("backslash-name", lambda c, s: c.emit('"password": "' + "\\" * 40, {"password": s})),
     Hostile("two-arguments", lambda c, s: c.send_packet(_packet(_event(SUBMIT_EVENT, {}), s))),
     Hostile("packet-not-json", lambda c, s: c.send_packet(f'2{NAMESPACE},["event", {{"name": "{s}"')),
+    Hostile("packet-nested-deep", lambda c, s: c.send_packet(_nested_packet(s, 20_000))),
     Hostile("binary-packet", lambda c, s: c.emit(SUBMIT_EVENT, {"form_data": s.encode()})),
     Hostile("unknown-socket-event", lambda c, s: c.emit_socket("no_such_event", {"password": s})),
     Hostile("ping-with-argument", lambda c, s: c.emit_socket("ping", s)),
