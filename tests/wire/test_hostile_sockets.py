@@ -201,7 +201,7 @@ async def test_log_bytes_per_hostile_connection_are_bounded_and_independent_of_t
 ) -> None:
     small = await _log_bytes_of_one_hostile_connection(app_server, connect, 100)
     large = await _log_bytes_of_one_hostile_connection(app_server, connect, 60 * 1024)
-    print(f"\nlog bytes per hostile connection: {small} (100-byte frame), {large} (60 KB frame)")
+    print(f"\nlog bytes per hostile connection: {small} (100 B payload), {large} (60 KB payload)")
     assert 0 < small < MAX_LOG_BYTES
     assert 0 < large < MAX_LOG_BYTES
     assert abs(large - small) <= SIZE_INDEPENDENCE_BYTES
