@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from signup_app import config
 
@@ -87,6 +88,13 @@ def client_address(peer: str | None, forwarded_for: str | Iterable[str] | None) 
             return address
     # Every hop is a trusted proxy: the left-most one is the closest to the client we know.
     return address
+
+
+def scope_address(scope: Mapping[str, Any]) -> str:
+    """The client address of an ASGI connection (HTTP or websocket), from its scope."""
+    peer = scope.get("client")
+    forwarded_for = header_lines(scope.get("headers", ()), b"x-forwarded-for")
+    return client_address(peer[0] if peer else None, forwarded_for)
 
 
 def limit_key(address: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from signup_app import config
-from signup_app.client_address import client_address, header_lines, limit_key
+from signup_app.client_address import limit_key, scope_address
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,7 @@ class ConnectionCap:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        peer = scope.get("client")
-        forwarded_for = header_lines(scope["headers"], b"x-forwarded-for")
-        address = limit_key(client_address(peer[0] if peer else None, forwarded_for))
+        address = limit_key(scope_address(scope))
         if self.open[address] >= self.limit():
             logger.warning("refused a websocket: %s already holds %d", address, self.open[address])
             await self._refuse(scope, receive, send)

@@ -4,7 +4,7 @@ import reflex as rx
 from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
-from signup_app import log_redaction, origins
+from signup_app import hostile_events, log_redaction, origins
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
 from signup_app.connection_cap import ConnectionCap
 from signup_app.correlation import CorrelationId
@@ -41,6 +41,7 @@ if app.sio is None:
 # REFLEX_CORS_ALLOWED_ORIGINS (Reflex passes only the latter, which alone would refuse the page).
 app.sio.eio.cors_allowed_origins = origins.websocket_origin_allowed
 app.add_middleware(AllowlistMiddleware())
+hostile_events.install(app)
 app.add_page(
     signup_page,
     route="/",

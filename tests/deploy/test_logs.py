@@ -62,9 +62,9 @@ async def test_log_lines_are_json_with_correlation_ids_and_never_carry_secrets(
     mark = deployment.mark()
     password = sentinel_password()
     core = password.split("-")[1]
-    ok, probe, refused = await open_clients(deployment.url, 3)
+    ok, refused = await open_clients(deployment.url, 2)
 
-    # A signup that succeeds, with the sentinel password.
+    # A successful signup, with the sentinel password.
     email = unique_email("logs")
     deltas = await ok.submit_and_settle(form(name="Log Person", email=email, password=password))
     assert deltas[-1]["welcome_name"] == "Log Person"
@@ -72,15 +72,18 @@ async def test_log_lines_are_json_with_correlation_ids_and_never_carry_secrets(
     assert stored_hash.startswith(ARGON2ID)
 
     # Malformed events carrying the sentinel: an unknown handler, an unknown state, a payload
-    # that is not a mapping, and arguments the submit handler does not take.
-    unknown_handler = f"{SIGNUP_STATE}.no_such_handler"
-    await probe.emit(unknown_handler, {"form_data": form(password=password), "password": password})
-    await probe.emit(f"{ROOT_STATE}.no_such_state.submit", {"password": password})
-    await probe.emit(SUBMIT_EVENT, [password, {"password": password}])
-    await probe.emit(
-        SUBMIT_EVENT, {"form_data": form(password=password), "password": password, "self": password}
-    )
-    await probe.barrier()  # every event before it was processed (or refused) and logged
+    # that is not a mapping, and arguments a handler does not take. Each closes its socket.
+    malformed = [
+        (f"{SIGNUP_STATE}.no_such_handler", {"form_data": form(password=password), "password": password}),
+        (f"{ROOT_STATE}.no_such_state.submit", {"password": password}),
+        (SUBMIT_EVENT, [password, {"password": password}]),
+        (f"{SIGNUP_STATE}.issue_signup_key", {"password": password, "self": password}),
+    ]
+    probes = await open_clients(deployment.url, len(malformed))
+    for probe, (name, payload) in zip(probes, malformed, strict=True):
+        await probe.emit(name, payload)
+    for probe in probes:
+        await probe.wait_closed()  # the one line about it is written before the socket closes
 
     # The database refuses an INSERT whose parameters hold the name, the email and the hash.
     refused_name = f"Param Canary {uuid.uuid4().hex[:8]}"
@@ -106,7 +109,9 @@ async def test_log_lines_are_json_with_correlation_ids_and_never_carry_secrets(
         r for r in records if r.get("message", "").startswith(("signup unavailable", "signup failed"))
     ]
     assert len(failure_lines) == 1 and failure_lines[0].get("correlation_id"), failure_lines
-    # The unknown handler was logged (without its payload).
-    assert any("no_such_handler" in r.get("message", "") for r in records), [r["message"] for r in records]
+    # Each malformed event was logged once, at WARNING, without anything the client sent.
+    closed = [r for r in records if "after a hostile event" in r.get("message", "")]
+    assert len(closed) == len(malformed), [r.get("message") for r in records]
+    assert all(r.get("level", "").upper() == "WARNING" for r in closed), closed
 
     assert_log_hygiene(deployment)

@@ -163,6 +163,14 @@ class WireClient:
         event = {"name": name, "payload": payload, "router_data": dict(ROUTER_DATA)}
         await self._sio.emit("event", event, namespace=NAMESPACE)
 
+    async def emit_socket(self, event: str, *args: object) -> None:
+        """Emit any socket.io event with any arguments (the browser only emits "event" with one)."""
+        await self._sio.emit(event, args if len(args) != 1 else args[0], namespace=NAMESPACE)
+
+    async def send_packet(self, packet: str | bytes) -> None:
+        """Send one raw socket.io packet (e.g. '2/_event,["event",{...}]') as an engine.io message."""
+        await self._sio.eio.send(packet)
+
     async def submit(self, form_data: object, extra: Mapping[str, object] | None = None) -> int:
         """Submit the signup form (extra: more payload keys); returns the index of its first answer."""
         start = len(self.messages)

@@ -36,6 +36,7 @@ from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM
 from signup_app.connection_cap import TOO_MANY_CONNECTIONS
 from signup_app.handler_allowlist import REFUSED
+from signup_app.hostile_events import FRONTEND_EXCEPTION, REFUSED_HANDLER, UNKNOWN_HANDLER
 from tests.app_server import AppServer, start_app_server
 from tests.conftest import migrate
 from tests.wire.client import (
@@ -687,42 +688,73 @@ def _refused_calls(marker: str) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
+def _compact(text: str) -> str:
+    return "".join(text.split())
+
+
+def _without_router(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deltas without the router vars, which differ between two connections of one tab."""
+    return [
+        {
+            state: {var: value for var, value in changes.items() if "router" not in var}
+            for state, changes in (message.get("delta") or {}).items()
+        }
+        for message in messages
+    ]
+
+
+async def _hydrate_of(tab: WireClient) -> list[dict[str, Any]]:
+    start = len(tab.messages)
+    await tab.barrier()
+    return _without_router(tab.messages[start:])
+
+
 async def test_refused_and_unknown_handlers_change_nothing(proxied: Served) -> None:
+    """Each forged call closes its socket unanswered; the tab, reopened, is as it was."""
     marker = uuid.uuid4().hex
-    client = WireClient(proxied.url, headers=forwarded(new_addresses(1)[0]))
-    await client.connect()
+    address = new_addresses(1)[0]
+    first = WireClient(proxied.url, headers=forwarded(address))
+    await first.connect()
     try:
         # What a re-hydrate of this untouched tab looks like (its page-load key already issued).
-        first = len(client.messages)
-        await client.barrier()
-        baseline = client.messages[first:]
-        calls = _refused_calls(marker)
-        refused_log = proxied.log_window()
-        start = len(client.messages)
-        for name, payload in calls:
-            await client.emit(name, payload)
-        await client.barrier()
-        # Nothing answered the forged calls; the new hydrate shows the state as it was at first.
-        assert client.messages[start:] == baseline, client.messages[start:]
-        refused_text = refused_log.text()
-
-        unknown = [
-            (f"{SIGNUP_STATE}.no_such_handler", {"form_data": {"name": "x"}}),
-            ("no_such_state.no_such_handler", {}),
-            (f"{SIGNUP_STATE}.submit\nFORGED-{marker} INFO account created id=1", {"form_data": {}}),
-            (f"\nFORGED-{marker}", {}),
-        ]
-        unknown_log = proxied.log_window()
-        start = len(client.messages)
-        for name, payload in unknown:
-            await client.emit(name, payload)
-        await client.barrier()
-        assert client.messages[start:] == baseline, client.messages[start:]
-
-        # The tab behaves as a fresh one: not pending, no welcome, no earlier rejections.
-        deltas = await client.submit_and_settle(form(name="", email="not-an-email", password="short"))
+        baseline = await _hydrate_of(first)
     finally:
-        await client.close()
+        await first.close()
+
+    calls = _refused_calls(marker)
+    unknown = [
+        (f"{SIGNUP_STATE}.no_such_handler", {"form_data": {"name": "x"}}),
+        ("no_such_state.no_such_handler", {}),
+        (f"{SIGNUP_STATE}.submit\nFORGED-{marker} INFO account created id=1", {"form_data": {}}),
+        (f"\nFORGED-{marker}", {}),
+    ]
+    log = proxied.log_window()
+    for name, payload in calls + unknown:
+        # The same tab (its token) each time, as a script replaying it would.
+        tab = WireClient(proxied.url, token=first.token, headers=forwarded(address))
+        await tab.connect()
+        try:
+            start = len(tab.messages)
+            await tab.emit(name, payload)
+            if name == FRONTEND_EXCEPTION:
+                # The page's own script-error report: dropped, the socket stays open.
+                assert await _hydrate_of(tab) == baseline
+                assert tab.connected
+            else:
+                await tab.wait_closed()
+                assert tab.messages[start:] == [], name
+        finally:
+            await tab.close()
+
+    again = WireClient(proxied.url, token=first.token, headers=forwarded(address))
+    await again.connect()
+    try:
+        # Nothing answered the forged calls; the new hydrate shows the state as it was at first.
+        assert await _hydrate_of(again) == baseline
+        # The tab behaves as a fresh one: not pending, no welcome, no earlier rejections.
+        deltas = await again.submit_and_settle(form(name="", email="not-an-email", password="short"))
+    finally:
+        await again.close()
 
     assert deltas[0] == {"pending": True}, deltas
     final = deltas[-1]
@@ -730,24 +762,19 @@ async def test_refused_and_unknown_handlers_change_nothing(proxied: Served) -> N
     assert final["rejections"] == 1
     assert all("welcome_name" not in d for d in deltas)
 
-    text = refused_text
-    compact = "".join(text.split())  # the console wraps long lines at 80 columns
-    for name in {name for name, _ in calls}:
-        assert "".join(f"refused a call to a handler that is not callable: {name!r}".split()) in compact, name
-    assert "Mallory" not in text and marker not in text
-
-    # Unknown names never reach the allowlist: Reflex fails the lookup and logs a traceback.
-    text = unknown_log.text()
-    assert text.count("Error processing event queue entry") == len(unknown)
-    # The client's line breaks reach the log escaped: every FORGED is preceded by a literal "\n".
-    positions = [m.start() for m in re.finditer(f"FORGED-{marker}", text)]
-    assert positions, "the unknown names are logged"
-    assert [text[p - 2 : p] for p in positions] == ["\\n"] * len(positions)
-    assert not [line for line in text.splitlines() if line.lstrip().startswith("FORGED")]
-    sent = sum(len(name) + len(json.dumps(payload)) for name, payload in unknown)
+    # One fixed line per closed socket; nothing the client sent, no traceback.
+    text = log.text()
+    compact = log.compact()  # the console wraps long lines at 80 columns
+    closed = len(calls) - 1 + len(unknown)
+    assert compact.count(_compact(f"hostile event: {REFUSED_HANDLER}")) == len(calls) - 1
+    assert compact.count(_compact(f"hostile event: {UNKNOWN_HANDLER}")) == len(unknown)
+    assert compact.count("closedawebsocketfrom") == closed
+    assert "Mallory" not in text and marker not in compact and "FORGED" not in text
+    assert "Traceback" not in text and "Error processing event" not in text
+    sent = sum(len(name) + len(json.dumps(payload)) for name, payload in calls + unknown)
     print(
-        f"\nunknown handler names: {len(unknown)} events ({sent} bytes of name and payload) "
-        f"wrote {len(text.encode())} bytes of log, {text.count('Traceback')} tracebacks"
+        f"\nrefused and unknown handlers: {closed} sockets closed ({sent} bytes of name and payload) "
+        f"wrote {len(text.encode())} bytes of log"
     )
 
 
