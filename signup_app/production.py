@@ -106,6 +106,7 @@ def problems(env: Mapping[str, str] = os.environ) -> list[str]:
     for problem in (
         _integer_problem(env, "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", 1),
         _integer_problem(env, "SIGNUP_IPV6_PREFIX", MIN_IPV6_PREFIX, 128),
+        _integer_problem(env, "SIGNUP_MAX_WAITING_HASHES", 0),
     ):
         if problem:
             found.append(problem)

@@ -73,6 +73,7 @@ BAD: dict[str, tuple[str, dict[str, str | None]]] = {
     "IPv6 prefix junk": ("SIGNUP_IPV6_PREFIX", {"SIGNUP_IPV6_PREFIX": "/64"}),
     "IPv6 prefix too wide": ("SIGNUP_IPV6_PREFIX", {"SIGNUP_IPV6_PREFIX": "8"}),
     "IPv6 prefix too long": ("SIGNUP_IPV6_PREFIX", {"SIGNUP_IPV6_PREFIX": "129"}),
+    "waiting hashes junk": ("SIGNUP_MAX_WAITING_HASHES", {"SIGNUP_MAX_WAITING_HASHES": "-1"}),
     "bind to a name": ("SIGNUP_BIND_ADDRESS", {"SIGNUP_BIND_ADDRESS": "localhost"}),
     "bind empty": ("SIGNUP_BIND_ADDRESS", {"SIGNUP_BIND_ADDRESS": ""}),
     "one worker": ("GRANIAN_WORKERS", {"GRANIAN_WORKERS": "1"}),

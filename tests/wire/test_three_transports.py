@@ -82,6 +82,8 @@ class Identity:
     password: str
     # An existing account's address, for the "taken" case.
     taken_email: str
+    # An existing account's non-ASCII address, which SQL lower() and str.lower() fold differently.
+    taken_unicode_email: str = ""
 
 
 Value = str | Callable[[Identity], str] | None  # None: the field is left out
@@ -155,6 +157,8 @@ BAD_INPUTS = [
         {"email": EMAIL_TAKEN},
         email=lambda who: f"  {who.taken_email.swapcase()} ",
     ),
+    # 'Straße-Émile' upper-cases to 'STRASSE-ÉMILE': one account under the case-folded email key.
+    bad("taken-email-casefolded", {"email": EMAIL_TAKEN}, email=lambda who: who.taken_unicode_email.upper()),
 ]
 
 
@@ -163,6 +167,16 @@ def taken_email(app_server: AppServer) -> str:
     """The address of an account that exists (made through the JSON route)."""
     email = unique_email("taken")
     body = {"name": "Already Here", "email": email, "password": strong_password()}
+    response = httpx.post(f"{app_server.url}{JSON_PATH}", json=body, timeout=20)
+    assert response.status_code == 201, response.text
+    return email
+
+
+@pytest.fixture(scope="module")
+def taken_unicode_email(app_server: AppServer) -> str:
+    """A non-ASCII address of an account that exists (made through the JSON route)."""
+    email = f"straße-émile-{uuid.uuid4().hex}@example.com"
+    body = {"name": "Émile Straße", "email": email, "password": strong_password()}
     response = httpx.post(f"{app_server.url}{JSON_PATH}", json=body, timeout=20)
     assert response.status_code == 201, response.text
     return email
@@ -186,8 +200,9 @@ async def test_bad_input_gets_the_same_errors_on_every_transport(
     http: httpx.AsyncClient,
     accounts: Accounts,
     taken_email: str,
+    taken_unicode_email: str,
 ) -> None:
-    who = Identity("Ada Lovelace", unique_email("three"), strong_password(), taken_email)
+    who = Identity("Ada Lovelace", unique_email("three"), strong_password(), taken_email, taken_unicode_email)
     fields = case.fields(who)
     assert all(isinstance(value, str) for value in fields.values())
     expected = expected_errors(case, fields)
