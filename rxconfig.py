@@ -23,7 +23,7 @@ config = rx.Config(
     show_built_with_reflex=False,
     # An abandoned tab's state is dropped after 15 minutes without events (REFLEX_REDIS_TOKEN_EXPIRATION).
     redis_token_expiration=15 * 60,
-    # The page's own origin is always accepted (signup_app/origins.py); these are further
+    # The page's own origin is always accepted (signup_app/web/origins.py); these are further
     # origins whose pages may open the websocket and post the signup routes
     # (REFLEX_CORS_ALLOWED_ORIGINS, comma-separated, overrides). None by default; never "*".
     cors_allowed_origins=[],

@@ -4,16 +4,16 @@ import reflex as rx
 from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
-from signup_app import hostile_events, log_redaction, origins
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
-from signup_app.connection_cap import ConnectionCap
-from signup_app.correlation import CorrelationId
-from signup_app.handler_allowlist import AllowlistMiddleware
-from signup_app.outages import backend_exception_handler
-from signup_app.pages.signup import signup_page
-from signup_app.security_headers import SecurityHeaders
-from signup_app.transports import form_post, json_api
-from signup_app.transports.websocket import SignupState
+from signup_app.web import hostile_events, log_redaction, origins
+from signup_app.web.connection_cap import ConnectionCap
+from signup_app.web.correlation import CorrelationId
+from signup_app.web.handler_allowlist import AllowlistMiddleware
+from signup_app.web.outages import backend_exception_handler
+from signup_app.web.pages.signup import signup_page
+from signup_app.web.security_headers import SecurityHeaders
+from signup_app.web.transports import form_post, json_api
+from signup_app.web.transports.websocket import SignupState
 
 log_redaction.install()
 

@@ -9,6 +9,7 @@ worker shares them. Checks run before any hashing.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -18,11 +19,27 @@ from limits import RateLimitItem, parse, storage, strategies
 
 from signup_app import config
 from signup_app.accounts.validation import email_key
-from signup_app.client_address import limit_key
 
 # The address under which attempts made without one (no transport, e.g. scripts calling the
 # action) count: together, as one client.
 NO_ADDRESS = "-"
+
+
+def limit_key(address: str) -> str:
+    """The key under which rate limits and the connection cap count a client address.
+
+    An IPv6 client usually holds a whole /64 (SIGNUP_IPV6_PREFIX), so its
+    addresses count together; an IPv4 address counts alone.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, config.ipv6_prefix()), strict=False))
+    return str(ip)
 
 
 def too_many_attempts(retry_after_s: int) -> str:

@@ -402,6 +402,6 @@ async def test_password_never_reaches_urls_frames_storage_or_log(
     assert sentinel not in json.dumps(await page.context.cookies())
 
     # A normal signup adds no line to the server log today; this guards against one that would
-    # (Reflex logs whole payloads of events it cannot use, see signup_app/log_redaction.py).
+    # (Reflex logs whole payloads of events it cannot use, see signup_app/web/log_redaction.py).
     log = app_server.log_text()[log_before:]
     assert sentinel not in log

@@ -34,9 +34,9 @@ from reflex.state import State
 from signup_app.accounts.rate_limits import too_many_attempts
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM
-from signup_app.connection_cap import TOO_MANY_CONNECTIONS
-from signup_app.handler_allowlist import REFUSED
-from signup_app.hostile_events import FRONTEND_EXCEPTION, REFUSED_HANDLER, UNKNOWN_HANDLER
+from signup_app.web.connection_cap import TOO_MANY_CONNECTIONS
+from signup_app.web.handler_allowlist import REFUSED
+from signup_app.web.hostile_events import FRONTEND_EXCEPTION, REFUSED_HANDLER, UNKNOWN_HANDLER
 from tests.app_server import AppServer, start_app_server
 from tests.conftest import migrate
 from tests.wire.client import (

@@ -13,11 +13,11 @@ import pytest
 import socketio.exceptions
 
 from signup_app.accounts.registration import EMAIL_TAKEN
-from signup_app.transports.form_post import NOT_A_FORM
-from signup_app.transports.form_post import TOO_LARGE as FORM_TOO_LARGE
-from signup_app.transports.http import CROSS_SITE
-from signup_app.transports.json_api import BAD_JSON, NOT_JSON, TOO_DEEP
-from signup_app.transports.json_api import TOO_LARGE as JSON_TOO_LARGE
+from signup_app.web.transports.form_post import NOT_A_FORM
+from signup_app.web.transports.form_post import TOO_LARGE as FORM_TOO_LARGE
+from signup_app.web.transports.http import CROSS_SITE
+from signup_app.web.transports.json_api import BAD_JSON, NOT_JSON, TOO_DEEP
+from signup_app.web.transports.json_api import TOO_LARGE as JSON_TOO_LARGE
 from tests.app_server import AppServer
 from tests.wire.client import WireClient
 from tests.wire.conftest import (

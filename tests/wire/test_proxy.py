@@ -18,7 +18,7 @@ import pytest
 import socketio.exceptions
 from multidict import CIMultiDict
 
-from signup_app.transports.http import CROSS_SITE
+from signup_app.web.transports.http import CROSS_SITE
 from tests.app_server import AppServer
 from tests.wire.client import WAIT_S, WireClient, form
 from tests.wire.conftest import FORM_CONTENT_TYPE, page_errors

@@ -1,0 +1,1 @@
+"""The web layer: form declarations, pages, transports and middleware, on Reflex and Starlette."""

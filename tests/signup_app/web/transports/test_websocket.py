@@ -1,0 +1,176 @@
+"""The websocket transport: SignupState.submit, called directly and through Reflex's event pipeline."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from typing import Any
+
+import pytest
+from reflex.event import Event
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.state import State
+from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
+from sqlmodel import select
+
+from signup_app import db
+from signup_app import signup_app as app_module
+from signup_app.accounts import Account
+from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, Busy
+from signup_app.web.transports.websocket import SERVER_ERROR, SignupState
+
+PASSWORD = "Sentinel copper kettle rain ladder"
+SUBMIT = f"{SignupState.get_full_name()}.submit"
+
+
+def form(**changes: object) -> dict[str, object]:
+    return {
+        "name": "Ada Lovelace",
+        "email": f"ada-{uuid.uuid4().hex[:8]}@example.com",
+        "password": PASSWORD,
+    } | changes
+
+
+def signup_state() -> SignupState:
+    root = State(_reflex_internal_init=True)
+    return root.substates[SignupState.get_name()]  # type: ignore[return-value]
+
+
+async def run_submit(state: SignupState, form_data: Any) -> list[bool]:
+    """Step the handler; returns the pending flag seen at each yield."""
+    return [state.pending async for _ in SignupState.submit.fn(state, form_data)]
+
+
+async def test_submit_shows_pending_then_welcome(database_url: str) -> None:
+    state = signup_state()
+    pending_at_yields = await run_submit(state, form())
+
+    assert pending_at_yields == [True]
+    assert (state.pending, state.welcome_name, state.errors) == (False, "Ada Lovelace", {})
+    with db.session() as session:
+        assert len(list(session.exec(select(Account)))) == 1
+
+
+async def test_rejected_submit_sets_errors_and_bumps_rejections(database_url: str) -> None:
+    state = signup_state()
+    await run_submit(state, form(email="nope", password="short"))
+
+    assert set(state.errors) == {"email", "password"}
+    assert (state.pending, state.welcome_name, state.rejections) == (False, "", 1)
+    await run_submit(state, form(email="nope", password="short"))
+    assert state.rejections == 2
+
+
+async def test_taken_email_is_reported_on_the_email_field(database_url: str) -> None:
+    data = form()
+    await run_submit(signup_state(), data)
+    state = signup_state()
+    await run_submit(state, form(email=data["email"].upper()))  # type: ignore[union-attr]
+    assert state.errors == {"email": EMAIL_TAKEN}
+
+
+async def test_a_signed_up_tab_ignores_further_submits(database_url: str) -> None:
+    state = signup_state()
+    await run_submit(state, form())
+    assert await run_submit(state, form()) == []
+    with db.session() as session:
+        assert len(list(session.exec(select(Account)))) == 1
+
+
+async def test_unexpected_failure_is_a_generic_form_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(_attrs: object, **_kwargs: object) -> None:
+        raise RuntimeError("database exploded")
+
+    monkeypatch.setattr("signup_app.web.transports.websocket.register_account_in_thread", broken)
+    state = signup_state()
+    await run_submit(state, form())
+    assert (state.errors, state.pending) == ({"form": SERVER_ERROR}, False)
+
+
+async def test_overload_is_the_busy_form_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def busy(_attrs: object, **_kwargs: object) -> None:
+        raise Busy
+
+    monkeypatch.setattr("signup_app.web.transports.websocket.register_account_in_thread", busy)
+    state = signup_state()
+    await run_submit(state, form())
+    assert (state.errors, state.pending, state.welcome_name) == ({"form": BUSY}, False, "")
+    assert state.rejections == 1
+
+
+async def test_password_is_never_kept_in_the_state(database_url: str) -> None:
+    state = signup_state()
+    await run_submit(state, form(email="bad"))
+    await run_submit(state, form())
+    root = state._get_root_state()
+    assert PASSWORD.encode() not in pickle.dumps(root)
+    assert PASSWORD not in repr(root.dict())
+
+
+async def _pipeline_deltas(token: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    assert app_module.app is not None  # the pipeline resolves page load events through the app
+    processor = BaseStateEventProcessor().configure(state_manager=StateManagerMemory())
+    async with processor:
+        event = Event(name=SUBMIT, payload=payload, router_data={"pathname": "/", "asPath": "/"})
+        return [dict(delta) async for delta in processor.enqueue_stream_delta(token, event)]
+
+
+def _signup_deltas(deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The handler's own deltas: the hydration snapshot and the page load's key are left out."""
+    name = SignupState.get_full_name()
+    return [
+        delta[name] for delta in deltas[1:] if name in delta and set(delta[name]) != {"signup_key_rx_state_"}
+    ]
+
+
+async def test_pipeline_turns_browser_form_entries_into_an_account(database_url: str) -> None:
+    data = form()
+    # The browser wraps form fields as ordered entries.
+    entries = {"__reflex_form_data__": [[k, v] for k, v in data.items()]}
+    deltas = _signup_deltas(await _pipeline_deltas(str(uuid.uuid4()), {"form_data": entries}))
+
+    assert deltas[0] == {"pending_rx_state_": True}
+    assert deltas[-1]["welcome_name_rx_state_"] == "Ada Lovelace"
+    assert deltas[-1]["pending_rx_state_"] is False
+    assert PASSWORD not in repr(deltas)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"form_data": None},
+        {"form_data": "name=Ada"},
+        {"form_data": {"name": 1, "email": ["x"], "password": {"a": 1}}},
+        {"form_data": {"__reflex_form_data__": [["name", "Ada"]]}, "surprise": 1},
+    ],
+)
+async def test_pipeline_answers_bad_payloads_with_errors(database_url: str, payload: dict[str, Any]) -> None:
+    deltas = _signup_deltas(await _pipeline_deltas(str(uuid.uuid4()), payload))
+    assert deltas[-1]["errors_rx_state_"]
+    assert SERVER_ERROR not in deltas[-1]["errors_rx_state_"].values()
+    with db.session() as session:
+        assert list(session.exec(select(Account))) == []
+
+
+async def test_hashing_runs_off_the_event_loop(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hash waits for a flag only the event loop can set: it completes only if the loop stays free."""
+    import asyncio
+    import threading
+
+    from signup_app.accounts import registration
+
+    loop_ran = threading.Event()
+    real_hash = registration.hash_password
+
+    def hash_needing_the_loop(password: str) -> str:
+        assert loop_ran.wait(timeout=10), "the event loop was blocked while hashing"
+        return real_hash(password)
+
+    monkeypatch.setattr(registration, "hash_password", hash_needing_the_loop)
+    state = signup_state()
+    submit = asyncio.ensure_future(run_submit(state, form()))
+    # Runs once the handler first gives the loop back: before the hash only if the hash is in a thread.
+    asyncio.get_running_loop().call_soon(loop_ran.set)
+    await submit
+    assert state.welcome_name == "Ada Lovelace"
