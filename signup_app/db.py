@@ -8,7 +8,7 @@ import sqlalchemy
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from signup_app import config
+from signup_app import settings
 
 # How long a SQLite writer waits for another writer's lock before failing.
 _SQLITE_BUSY_TIMEOUT_S = 30
@@ -45,11 +45,11 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def get_engine() -> Engine:
-    """The engine of the configured database."""
-    return engine_for(config.database_url())
+def get_engine(config: settings.Settings | None = None) -> Engine:
+    """The engine of the configured database (config, or the loaded settings)."""
+    return engine_for((config or settings.load()).database_url)
 
 
-def session() -> Session:
-    """A new session on the configured database."""
-    return Session(get_engine(), expire_on_commit=False)
+def session(config: settings.Settings | None = None) -> Session:
+    """A new session on the configured database (config, or the loaded settings)."""
+    return Session(get_engine(config), expire_on_commit=False)

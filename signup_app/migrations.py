@@ -5,7 +5,6 @@ The app never migrates by itself: `make run` and `scripts/serve` run `alembic up
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -16,23 +15,27 @@ from signup_app import db
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config() -> Config:
-    """The project's Alembic configuration, without touching the caller's logging."""
+# The Config attribute alembic/env.py takes the database URL from (else the loaded settings').
+DATABASE_URL_ATTRIBUTE = "database_url"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """The project's Alembic configuration, without touching the caller's logging.
+
+    Args:
+        url: The database to migrate; None: the settings' REFLEX_DB_URL.
+    """
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "alembic"))
     config.attributes["configure_logger"] = False
+    if url is not None:
+        config.attributes[DATABASE_URL_ATTRIBUTE] = url
     return config
 
 
 def migrate(url: str, revision: str = "head") -> None:
     """Bring the database at url to revision, as `make run` does."""
-    previous = os.environ.get("REFLEX_DB_URL")
-    os.environ["REFLEX_DB_URL"] = url  # alembic/env.py reads the configured database
     try:
-        command.upgrade(alembic_config(), revision)
+        command.upgrade(alembic_config(url), revision)
     finally:
-        if previous is None:
-            del os.environ["REFLEX_DB_URL"]
-        else:
-            os.environ["REFLEX_DB_URL"] = previous
         db.engine_for(url).dispose()

@@ -6,7 +6,6 @@ scripts/serve runs it before migrating and starting the workers.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from collections.abc import Mapping
@@ -14,9 +13,10 @@ from urllib.parse import urlsplit
 
 import limits
 
-# scripts/serve binds here unless SIGNUP_BIND_ADDRESS says otherwise: the app speaks plain HTTP
-# and belongs behind a TLS proxy, so it is not offered on other interfaces by default.
-DEFAULT_BIND_ADDRESS = "127.0.0.1"
+from signup_app.settings import DEFAULT_BIND_ADDRESS, Settings, SettingsError, from_environ
+
+__all__ = ["DEFAULT_BIND_ADDRESS", "MIN_IPV6_PREFIX", "main", "problems"]
+
 # An IPv6 prefix shorter than this would count a whole provider's customers as one client.
 MIN_IPV6_PREFIX = 32
 
@@ -39,26 +39,12 @@ def _origin_problem(origin: str) -> str | None:
     return None
 
 
-def _integer_problem(env: Mapping[str, str], name: str, low: int, high: int | None = None) -> str | None:
-    value = env.get(name)
-    if value is None or value == "":
-        return None
-    stripped = value.strip()
-    if not stripped.isdigit() or int(stripped) < low or (high is not None and int(stripped) > high):
-        bounds = f"between {low} and {high}" if high is not None else f"{low} or more"
-        return f"{name} must be a whole number {bounds}, not {value!r}."
-    return None
-
-
-def _redis_problem(url: str, env: Mapping[str, str]) -> str | None:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "REFLEX_REDIS_URL is not a URL (redis://, rediss:// or unix://)."
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        return "REFLEX_REDIS_URL must be a redis://, rediss:// or unix:// URL."
-    if parts.scheme == "rediss" or password or env.get("SIGNUP_ALLOW_INSECURE_REDIS") == "1":
+def _redis_problem(settings: Settings) -> str | None:
+    """Why the (well-formed) REFLEX_REDIS_URL is unsafe in production, if it is."""
+    if settings.redis_url is None:
+        return "REFLEX_REDIS_URL is not set: several workers share state and rate limits through Redis."
+    parts = urlsplit(settings.redis_url)
+    if parts.scheme == "rediss" or parts.password or settings.allow_insecure_redis:
         return None
     return (
         "REFLEX_REDIS_URL has neither a password nor TLS: use rediss:// or redis://:password@host, "
@@ -66,65 +52,49 @@ def _redis_problem(url: str, env: Mapping[str, str]) -> str | None:
     )
 
 
-def problems(env: Mapping[str, str] = os.environ) -> list[str]:
-    """Every missing or unsafe production setting, each naming its variable."""
+def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """The rules a valid configuration must also meet in production."""
     found: list[str] = []
-    db_url = env.get("REFLEX_DB_URL", "")
-    if not db_url:
+    if not env.get("REFLEX_DB_URL"):
         found.append("REFLEX_DB_URL is not set: point it at PostgreSQL (postgresql+psycopg://user@host/db).")
-    elif not db_url.startswith("postgresql+psycopg://"):
+    elif not settings.database_url.startswith("postgresql+psycopg://"):
         found.append("REFLEX_DB_URL must be a PostgreSQL URL using psycopg 3 (postgresql+psycopg://...).")
-    redis_url = env.get("REFLEX_REDIS_URL")
-    if not redis_url:
-        found.append(
-            "REFLEX_REDIS_URL is not set: several workers share state and rate limits through Redis."
-        )
-    elif problem := _redis_problem(redis_url, env):
+    if problem := _redis_problem(settings):
         found.append(problem)
     # Optional: the page's own origin is always accepted; these are further ones.
-    origins = [o.strip() for o in env.get("REFLEX_CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
-    for origin in origins:
+    for origin in settings.cors_allowed_origins:
         if problem := _origin_problem(origin):
             found.append(f"REFLEX_CORS_ALLOWED_ORIGINS: {problem}")
-    for name in sorted(n for n in env if n.startswith("SIGNUP_RATE_LIMIT_")):
-        try:
-            items = limits.parse_many(env[name])
-        except ValueError:
-            found.append(
-                f"{name} is not a rate limit in `limits` notation (e.g. 5/minute), not {env[name]!r}."
-            )
-            continue
-        if any(item.amount < 1 for item in items):
-            found.append(f"{name} allows no attempt at all ({env[name]!r}): every signup would be refused.")
-    for proxy in (p.strip() for p in env.get("SIGNUP_TRUSTED_PROXIES", "").split(",")):
-        if not proxy:
-            continue
-        try:
-            ipaddress.ip_network(proxy, strict=False)
-        except ValueError:
-            found.append(f"SIGNUP_TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network.")
-    for problem in (
-        _integer_problem(env, "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", 1),
-        _integer_problem(env, "SIGNUP_IPV6_PREFIX", MIN_IPV6_PREFIX, 128),
-        _integer_problem(env, "SIGNUP_MAX_WAITING_HASHES", 0),
+    for name, value in (
+        ("SIGNUP_RATE_LIMIT_PER_ADDRESS", settings.rate_limit_per_address),
+        ("SIGNUP_RATE_LIMIT_PER_EMAIL", settings.rate_limit_per_email),
+        ("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", settings.rate_limit_per_email_global),
     ):
-        if problem:
-            found.append(problem)
-    bind = env.get("SIGNUP_BIND_ADDRESS")
-    if bind is not None:
-        try:
-            ipaddress.ip_address(bind.strip())
-        except ValueError:
-            found.append(
-                f"SIGNUP_BIND_ADDRESS must be an IP address (e.g. 127.0.0.1 or 0.0.0.0), not {bind!r}."
-            )
-    insecure = env.get("SIGNUP_ALLOW_INSECURE_REDIS")
-    if insecure not in (None, "", "0", "1"):
-        found.append(f"SIGNUP_ALLOW_INSECURE_REDIS must be 1 or 0, not {insecure!r}.")
+        if any(item.amount < 1 for item in limits.parse_many(value)):
+            found.append(f"{name} allows no attempt at all ({value!r}): every signup would be refused.")
+    if settings.ipv6_prefix < MIN_IPV6_PREFIX:
+        found.append(
+            f"SIGNUP_IPV6_PREFIX must be a whole number between {MIN_IPV6_PREFIX} and 128, "
+            f"not {str(settings.ipv6_prefix)!r}."
+        )
     workers = env.get("GRANIAN_WORKERS")
     if workers is not None and (not workers.isdigit() or int(workers) < 2):
         found.append("GRANIAN_WORKERS must be 2 or more in production.")
     return found
+
+
+def problems(env: Mapping[str, str] = os.environ) -> list[str]:
+    """Every missing or unsafe production setting, each naming its variable.
+
+    The settings' own validation runs first; the production rules then run on the
+    valid settings (without the invalid variables, which are reported once).
+    """
+    try:
+        return _production_problems(from_environ(env), env)
+    except SettingsError as error:
+        valid = {name: value for name, value in env.items() if name not in error.variables}
+        further = _production_problems(from_environ(valid), valid)
+        return error.problems + [p for p in further if not p.startswith(tuple(error.variables))]
 
 
 def main() -> int:

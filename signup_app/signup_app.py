@@ -1,9 +1,12 @@
 """The Reflex app: the signup page, its websocket handler, and the HTTP routes onto the same action."""
 
+import functools
+
 import reflex as rx
 from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
+from signup_app import settings
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
 from signup_app.web import hostile_events, log_redaction, origins
 from signup_app.web.connection_cap import ConnectionCap
@@ -17,7 +20,9 @@ from signup_app.web.transports.websocket import SignupState
 
 log_redaction.install()
 
-if is_prod_mode() and "*" in rx.config.get_config().cors_allowed_origins:
+# Read once, here: a bad setting stops the app at start, naming its variable.
+config = settings.load()
+if is_prod_mode() and "*" in config.cors_allowed_origins:
     # Reflex's default: any site could open the websocket and drive the form.
     raise SystemExit(
         "signup_app: refusing to start: REFLEX_CORS_ALLOWED_ORIGINS must not be '*' in production."
@@ -30,7 +35,7 @@ app = rx.App(
     # SecurityHeaders last: the outermost, so every HTTP response (pages, files, routes) passes it.
     api_transformer=[
         Starlette(routes=[*form_post.routes, *json_api.routes]),
-        ConnectionCap,
+        functools.partial(ConnectionCap, config=config),
         CorrelationId,
         SecurityHeaders,
     ],

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from signup_app import db
+from signup_app import db, settings
 from signup_app.migrations import migrate
 from tests.app_server import AppServer, start_app_server
 
@@ -28,7 +28,23 @@ UNLIMITED = {
 
 
 @pytest.fixture(autouse=True)
-def _generous_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+def _settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app reads its settings once; a test's setenv and delenv make it read them again."""
+    for name in ("setenv", "delenv"):
+        change = getattr(monkeypatch, name)
+
+        def change_and_reset(*args: object, _change: Callable[..., None] = change, **kwargs: object) -> None:
+            _change(*args, **kwargs)
+            settings.reset()
+
+        setattr(monkeypatch, name, change_and_reset)
+    settings.reset()
+    yield
+    settings.reset()
+
+
+@pytest.fixture(autouse=True)
+def _generous_rate_limits(monkeypatch: pytest.MonkeyPatch, _settings_follow_the_environment: None) -> None:
     for name, value in UNLIMITED.items():
         monkeypatch.setenv(name, value)
 

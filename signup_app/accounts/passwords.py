@@ -17,6 +17,8 @@ from typing import TypeVar
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import VerificationError
 
+from signup_app import settings
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -46,23 +48,19 @@ HASH_THREAD_NICE = 10
 # Overload is shed, not queued: at most this many hashes wait for a thread beyond the ones running.
 # Four per core is about 100 ms of queue (a hash takes ~23 ms of CPU), enough to keep every core
 # busy between arrivals; a signup beyond it is told "busy" at once instead of waiting its turn.
-MAX_WAITING_HASHES_VARIABLE = "SIGNUP_MAX_WAITING_HASHES"
 DEFAULT_MAX_WAITING_HASHES = 4 * HASH_THREADS
 # How often the start of shedding is logged (a flood must not become a flood of log lines).
 _BUSY_LOG_INTERVAL_S = 60.0
 
 
-def max_waiting_hashes() -> int:
-    """The bound on hashes waiting for a thread: SIGNUP_MAX_WAITING_HASHES, or 4 per core."""
-    raw = os.environ.get(MAX_WAITING_HASHES_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_MAX_WAITING_HASHES
-    if not (raw.isascii() and raw.isdigit()):
-        raise ValueError(f"{MAX_WAITING_HASHES_VARIABLE} must be a whole number >= 0, not {raw!r}")
-    return int(raw)
+def max_waiting_hashes(config: settings.Settings | None = None) -> int:
+    """The bound on hashes waiting for a thread: SIGNUP_MAX_WAITING_HASHES, or 4 per core.
 
-
-max_waiting_hashes()  # a bad setting stops the app at start, naming the variable
+    Args:
+        config: The settings to read; None: the loaded ones.
+    """
+    configured = (config or settings.load()).max_waiting_hashes
+    return DEFAULT_MAX_WAITING_HASHES if configured is None else configured
 
 
 class HashingBusy(Exception):
@@ -90,9 +88,8 @@ class _Admission:
                 return
         if log:
             logger.warning(
-                "hashing busy: %d hashes running or waiting, further signups are refused until one ends (%s)",
+                "hashing busy: %d hashes running or waiting, further signups are refused until one ends (SIGNUP_MAX_WAITING_HASHES)",
                 bound,
-                MAX_WAITING_HASHES_VARIABLE,
             )
         raise HashingBusy
 

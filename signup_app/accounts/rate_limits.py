@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse, storage, strategies
 
-from signup_app import config
+from signup_app import settings
 from signup_app.accounts.validation import email_key
 
 # The address under which attempts made without one (no transport, e.g. scripts calling the
@@ -25,11 +25,11 @@ from signup_app.accounts.validation import email_key
 NO_ADDRESS = "-"
 
 
-def limit_key(address: str) -> str:
+def limit_key(address: str, ipv6_prefix: int | None = None) -> str:
     """The key under which rate limits and the connection cap count a client address.
 
-    An IPv6 client usually holds a whole /64 (SIGNUP_IPV6_PREFIX), so its
-    addresses count together; an IPv4 address counts alone.
+    An IPv6 client usually holds a whole /64 (ipv6_prefix, by default the settings'
+    SIGNUP_IPV6_PREFIX), so its addresses count together; an IPv4 address counts alone.
     """
     try:
         ip = ipaddress.ip_address(address)
@@ -38,7 +38,8 @@ def limit_key(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, config.ipv6_prefix()), strict=False))
+        prefix = settings.load().ipv6_prefix if ipv6_prefix is None else ipv6_prefix
+        return str(ipaddress.IPv6Network((ip, prefix), strict=False))
     return str(ip)
 
 
@@ -55,6 +56,7 @@ class SignupLimiter:
     per_address: RateLimitItem
     per_email: RateLimitItem
     per_email_global: RateLimitItem
+    ipv6_prefix: int = 64
 
     def _wait(self, item: RateLimitItem, *keys: str) -> int:
         reset_at = self.limiter.get_window_stats(item, "signup", *keys).reset_time
@@ -68,11 +70,11 @@ class SignupLimiter:
 
     def hit_address(self, address: str) -> int | None:
         """Count an attempt from a client address."""
-        return self._hit(self.per_address, "address", limit_key(address))
+        return self._hit(self.per_address, "address", limit_key(address, self.ipv6_prefix))
 
     def address_wait(self, address: str) -> int | None:
         """The seconds to wait if the address is over its limit, else None; counts nothing."""
-        key = limit_key(address)
+        key = limit_key(address, self.ipv6_prefix)
         if self.limiter.test(self.per_address, "signup", "address", key):
             return None
         return self._wait(self.per_address, "address", key)
@@ -84,37 +86,40 @@ class SignupLimiter:
         the email's global ceiling.
         """
         key = email_key(email)
-        address_key = NO_ADDRESS if address is None else limit_key(address)
+        address_key = NO_ADDRESS if address is None else limit_key(address, self.ipv6_prefix)
         return self._hit(self.per_email, "email-address", key, address_key) or self._hit(
             self.per_email_global, "email", key
         )
 
 
-_limiters: dict[tuple[str, str, str, str], SignupLimiter] = {}
+_limiters: dict[tuple[str, str, str, str, int], SignupLimiter] = {}
 # Signups run in threads: the first ones after a start must share one limiter
 # (and one count), not each build their own.
 _limiters_lock = threading.Lock()
 
 
-def signup_limiter() -> SignupLimiter:
-    """The limiter for the current settings (one per process and configuration)."""
+def signup_limiter(config: settings.Settings | None = None) -> SignupLimiter:
+    """The limiter for config, by default the loaded settings (one per process and configuration)."""
+    config = config or settings.load()
     key = (
-        config.redis_url() or "memory://",
-        config.rate_limit_per_address(),
-        config.rate_limit_per_email(),
-        config.rate_limit_per_email_global(),
+        config.redis_url or "memory://",
+        config.rate_limit_per_address,
+        config.rate_limit_per_email,
+        config.rate_limit_per_email_global,
+        config.ipv6_prefix,
     )
     if (limiter := _limiters.get(key)) is not None:
         return limiter
     with _limiters_lock:
         if (limiter := _limiters.get(key)) is None:
-            storage_uri, per_address, per_email, per_email_global = key
+            storage_uri, per_address, per_email, per_email_global, ipv6_prefix = key
             backend = storage.storage_from_string(storage_uri)
             limiter = SignupLimiter(
                 strategies.MovingWindowRateLimiter(backend),
                 parse(per_address),
                 parse(per_email),
                 parse(per_email_global),
+                ipv6_prefix,
             )
             _limiters[key] = limiter
         return limiter

@@ -7,22 +7,16 @@ line the request carried, and counts it under limit_key.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from signup_app import config
+from signup_app import settings
+from signup_app.settings import Network
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 UNKNOWN = "unknown"
-
-
-@functools.cache
-def _trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
 
 
 def parse_address(value: str | None) -> Address | None:
@@ -48,10 +42,15 @@ def parse_address(value: str | None) -> Address | None:
     return ip
 
 
-def is_trusted_proxy(peer: str | None) -> bool:
-    """Whether the socket's peer is one of SIGNUP_TRUSTED_PROXIES."""
+def _networks(trusted: tuple[Network, ...] | None) -> tuple[Network, ...]:
+    """The given trusted networks, or the settings' SIGNUP_TRUSTED_PROXIES."""
+    return settings.load().trusted_proxies if trusted is None else trusted
+
+
+def is_trusted_proxy(peer: str | None, trusted: tuple[Network, ...] | None = None) -> bool:
+    """Whether the socket's peer is in trusted (by default SIGNUP_TRUSTED_PROXIES)."""
     ip = parse_address(peer)
-    networks = _trusted_networks(config.trusted_proxies())
+    networks = _networks(trusted)
     return ip is not None and any(ip in network for network in networks)
 
 
@@ -60,7 +59,11 @@ def header_lines(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[st
     return [value.decode("latin-1") for key, value in headers if key.lower() == name]
 
 
-def client_address(peer: str | None, forwarded_for: str | Iterable[str] | None) -> str:
+def client_address(
+    peer: str | None,
+    forwarded_for: str | Iterable[str] | None,
+    trusted: tuple[Network, ...] | None = None,
+) -> str:
     """The address to hold responsible for a request.
 
     The socket's peer, unless the peer is a trusted proxy: then the right-most
@@ -68,14 +71,15 @@ def client_address(peer: str | None, forwarded_for: str | Iterable[str] | None) 
     header's lines in order (HAProxy adds a line, nginx appends to the last one;
     hops further left are set by the client and could be anything). A hop that is
     not an IP address falls back to the peer. The result is in canonical form.
+    Trusted proxies are `trusted`, by default the settings' SIGNUP_TRUSTED_PROXIES.
     """
+    networks = _networks(trusted)
     peer_ip = parse_address(peer)
     fallback = str(peer_ip) if peer_ip is not None else (peer or UNKNOWN)
-    if not forwarded_for or not is_trusted_proxy(peer):
+    if not forwarded_for or not is_trusted_proxy(peer, networks):
         return fallback
     lines = [forwarded_for] if isinstance(forwarded_for, str) else list(forwarded_for)
     hops = [hop.strip() for line in lines for hop in line.split(",")]
-    networks = _trusted_networks(config.trusted_proxies())
     address = fallback
     for hop in reversed(hops):
         if not hop:
@@ -90,8 +94,8 @@ def client_address(peer: str | None, forwarded_for: str | Iterable[str] | None) 
     return address
 
 
-def scope_address(scope: Mapping[str, Any]) -> str:
+def scope_address(scope: Mapping[str, Any], trusted: tuple[Network, ...] | None = None) -> str:
     """The client address of an ASGI connection (HTTP or websocket), from its scope."""
     peer = scope.get("client")
     forwarded_for = header_lines(scope.get("headers", ()), b"x-forwarded-for")
-    return client_address(peer[0] if peer else None, forwarded_for)
+    return client_address(peer[0] if peer else None, forwarded_for, trusted)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from signup_app import config
+from signup_app import settings
 from signup_app.accounts.rate_limits import limit_key
 from signup_app.web.client_address import scope_address
 
@@ -18,18 +18,31 @@ TOO_MANY_CONNECTIONS = "Too many open connections from your address. Close a tab
 
 
 class ConnectionCap:
-    """Refuses a websocket handshake when its address already holds the maximum (per worker)."""
+    """Refuses a websocket handshake when its address already holds the maximum (per worker).
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int] = config.max_connections_per_address) -> None:
+    Args:
+        app: The wrapped ASGI app.
+        limit: The maximum, asked per handshake; by default config's SIGNUP_MAX_CONNECTIONS_PER_ADDRESS.
+        config: Where the maximum, the trusted proxies and the IPv6 prefix come from; None: the loaded settings.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: Callable[[], int] | None = None,
+        config: settings.Settings | None = None,
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.config = config or settings.load()
+        maximum = self.config.max_connections_per_address
+        self.limit = limit or (lambda: maximum)
         self.open: collections.Counter[str] = collections.Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        address = limit_key(scope_address(scope))
+        address = limit_key(scope_address(scope, self.config.trusted_proxies), self.config.ipv6_prefix)
         if self.open[address] >= self.limit():
             logger.warning("refused a websocket: %s already holds %d", address, self.open[address])
             await self._refuse(scope, receive, send)

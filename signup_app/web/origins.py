@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from reflex.config import get_config
 from reflex.utils.exec import is_prod_mode
 
+from signup_app import settings
 from signup_app.web.client_address import header_lines, is_trusted_proxy
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -75,9 +76,9 @@ def page_origin(scope: Mapping[str, Any]) -> str | None:
 
 
 def configured_origins() -> set[str]:
-    """REFLEX_CORS_ALLOWED_ORIGINS (rxconfig's cors_allowed_origins), normalised; '*' kept as is."""
+    """The settings' REFLEX_CORS_ALLOWED_ORIGINS (rxconfig passes them to Reflex), normalised; '*' kept as is."""
     origins: set[str] = set()
-    for value in get_config().cors_allowed_origins:
+    for value in settings.load().cors_allowed_origins:
         origin = "*" if value.strip() == "*" else normalise_origin(value)
         if origin:
             origins.add(origin)

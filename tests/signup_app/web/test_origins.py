@@ -29,7 +29,7 @@ def scope(
 def production(monkeypatch: pytest.MonkeyPatch) -> None:
     """Production mode, no further origins, 10.0.0.2 the only trusted proxy (each test may change these)."""
     monkeypatch.setattr(origins, "is_prod_mode", lambda: True)
-    monkeypatch.setattr(get_config(), "cors_allowed_origins", [])
+    monkeypatch.delenv("REFLEX_CORS_ALLOWED_ORIGINS", raising=False)
     monkeypatch.setenv("SIGNUP_TRUSTED_PROXIES", PROXY)
 
 
@@ -136,9 +136,7 @@ def test_the_origin_decision(request_scope: dict[str, Any], refused: bool) -> No
 
 
 def test_configured_origins_are_added(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        get_config(), "cors_allowed_origins", ["https://www.example.com", "https://app.example:8443"]
-    )
+    monkeypatch.setenv("REFLEX_CORS_ALLOWED_ORIGINS", "https://www.example.com,https://app.example:8443")
     assert not origins.scope_is_cross_site(scope((ORIGIN, "https://www.example.com")))
     assert not origins.scope_is_cross_site(scope((ORIGIN, "https://app.example:8443"), (FETCH, "cross-site")))
     assert not origins.scope_is_cross_site(scope((ORIGIN, OWN)))  # the page's own still counts
