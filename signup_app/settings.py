@@ -97,8 +97,9 @@ class Settings(BaseSettings):
             return None
         if isinstance(value, str):
             try:
-                scheme = urlsplit(value).scheme
-                urlsplit(value).password  # noqa: B018  (raises on a malformed port)
+                parts = urlsplit(value)
+                scheme = parts.scheme
+                parts.port  # noqa: B018  (raises on a malformed port)
             except ValueError:
                 raise ValueError("REFLEX_REDIS_URL is not a URL (redis://, rediss:// or unix://).") from None
             if scheme not in REDIS_SCHEMES:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts import Account
-from signup_app.migrations import alembic_config
+from signup_app.migrations import alembic_config, migrate
 
 
 def test_models_need_no_new_migration(database_url: str) -> None:
@@ -139,3 +141,15 @@ def test_downgrade_to_0002_keeps_the_accounts(database_url: str) -> None:
     command.upgrade(config, "head")
     with db.session() as session:
         assert [a.email_key for a in session.exec(select(Account))] == ["kept@example.com"]
+
+
+def test_migrate_leaves_the_environment_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    configured = f"sqlite:///{tmp_path / 'configured.db'}"
+    monkeypatch.setenv("REFLEX_DB_URL", configured)
+    before = dict(os.environ)
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    migrate(other)
+    assert dict(os.environ) == before
+    assert sa.inspect(db.engine_for(other)).has_table("account")
+    assert not (tmp_path / "configured.db").exists()  # the configured database was not touched
+    db.engine_for(other).dispose()

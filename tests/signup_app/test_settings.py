@@ -1,0 +1,187 @@
+"""The settings: every variable typed and validated, defaults as documented, read once."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from signup_app import settings
+from signup_app.settings import Settings, SettingsError, from_environ
+
+VARIABLES = (
+    "REFLEX_DB_URL",
+    "REFLEX_REDIS_URL",
+    "SIGNUP_RATE_LIMIT_PER_ADDRESS",
+    "SIGNUP_RATE_LIMIT_PER_EMAIL",
+    "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL",
+    "SIGNUP_TRUSTED_PROXIES",
+    "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS",
+    "SIGNUP_IPV6_PREFIX",
+    "SIGNUP_MAX_WAITING_HASHES",
+    "SIGNUP_BIND_ADDRESS",
+    "SIGNUP_ALLOW_INSECURE_REDIS",
+    "REFLEX_CORS_ALLOWED_ORIGINS",
+)
+
+
+@pytest.fixture
+def clean(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """An environment without any of the app's variables."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_every_variable_is_a_field() -> None:
+    assert {field.validation_alias for field in Settings.model_fields.values()} == set(VARIABLES)
+
+
+def test_the_defaults_are_the_documented_ones(clean: pytest.MonkeyPatch) -> None:
+    loaded = settings.load()
+    assert loaded == from_environ({})
+    assert loaded.database_url == "sqlite:///signup.db"
+    assert loaded.redis_url is None
+    assert loaded.rate_limit_per_address == "30/hour"
+    assert loaded.rate_limit_per_email == "5/minute"
+    assert loaded.rate_limit_per_email_global == "100/hour"
+    assert loaded.trusted_proxies == ()
+    assert loaded.max_connections_per_address == 20
+    assert loaded.ipv6_prefix == 64
+    assert loaded.max_waiting_hashes is None  # 4 per hashing thread, resolved by accounts.passwords
+    assert loaded.bind_address == "127.0.0.1"
+    assert loaded.allow_insecure_redis is False
+    assert loaded.cors_allowed_origins == ()
+
+
+def test_every_variable_is_read_from_the_environment(clean: pytest.MonkeyPatch) -> None:
+    values = {
+        "REFLEX_DB_URL": "postgresql+psycopg://app@db/signup",
+        "REFLEX_REDIS_URL": "rediss://:pw@cache:6380/0",
+        "SIGNUP_RATE_LIMIT_PER_ADDRESS": "10/hour",
+        "SIGNUP_RATE_LIMIT_PER_EMAIL": "2 per minute",
+        "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": "50/hour;500/day",
+        "SIGNUP_TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1,,2001:db8::1/48 ",
+        "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "7",
+        "SIGNUP_IPV6_PREFIX": " 56 ",
+        "SIGNUP_MAX_WAITING_HASHES": "0",
+        "SIGNUP_BIND_ADDRESS": "::",
+        "SIGNUP_ALLOW_INSECURE_REDIS": "1",
+        "REFLEX_CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example:8443",
+    }
+    for name, value in values.items():
+        clean.setenv(name, value)
+    loaded = settings.load()
+    assert loaded == from_environ(values)
+    assert loaded.database_url == "postgresql+psycopg://app@db/signup"
+    assert loaded.redis_url == "rediss://:pw@cache:6380/0"
+    assert loaded.rate_limit_per_address == "10/hour"
+    assert loaded.rate_limit_per_email == "2 per minute"
+    assert loaded.rate_limit_per_email_global == "50/hour;500/day"
+    assert loaded.trusted_proxies == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("2001:db8::/48"),  # host bits dropped, as before
+    )
+    assert loaded.max_connections_per_address == 7
+    assert loaded.ipv6_prefix == 56
+    assert loaded.max_waiting_hashes == 0
+    assert loaded.bind_address == "::"
+    assert loaded.allow_insecure_redis is True
+    assert loaded.cors_allowed_origins == ("https://a.example", "https://b.example:8443")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("REFLEX_DB_URL", "sqlite:///signup.db"),
+        ("REFLEX_REDIS_URL", None),
+        ("SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", 20),
+        ("SIGNUP_IPV6_PREFIX", 64),
+        ("SIGNUP_MAX_WAITING_HASHES", None),
+        ("SIGNUP_ALLOW_INSECURE_REDIS", False),
+        ("SIGNUP_TRUSTED_PROXIES", ()),
+        ("REFLEX_CORS_ALLOWED_ORIGINS", ()),
+    ],
+)
+def test_an_empty_variable_means_its_default(name: str, expected: object) -> None:
+    loaded = from_environ({name: ""})
+    field = next(f for f, info in Settings.model_fields.items() if info.validation_alias == name)
+    assert getattr(loaded, field) == expected
+
+
+BAD = {
+    "REFLEX_REDIS_URL": ["http://cache:6379", "redis://cache:port"],
+    "SIGNUP_RATE_LIMIT_PER_ADDRESS": ["", "5/fortnight", "lots"],
+    "SIGNUP_RATE_LIMIT_PER_EMAIL": ["five a minute"],
+    "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": ["100/eon"],
+    "SIGNUP_TRUSTED_PROXIES": ["proxy.internal", "10.0.0.0/33"],
+    "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": ["0", "many", "-3", "2.5"],
+    "SIGNUP_IPV6_PREFIX": ["/64", "129", "-1"],
+    "SIGNUP_MAX_WAITING_HASHES": ["-1", "lots", "1.5", "\u0661"],
+    "SIGNUP_BIND_ADDRESS": ["", "localhost", "all"],
+    "SIGNUP_ALLOW_INSECURE_REDIS": ["yes", "true"],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name, values in BAD.items() for value in values]
+)
+def test_a_bad_value_is_refused_naming_its_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        from_environ({name: value})
+    [problem] = raised.value.problems
+    assert problem.startswith(name), problem
+    assert repr(value) in problem or name == "REFLEX_REDIS_URL", problem  # a Redis URL may hold a password
+    assert raised.value.variables == {name}
+
+
+def test_load_refuses_a_bad_environment_naming_every_variable(clean: pytest.MonkeyPatch) -> None:
+    clean.setenv("SIGNUP_IPV6_PREFIX", "wide")
+    clean.setenv("SIGNUP_TRUSTED_PROXIES", "10.0.0.1, nowhere, elsewhere")
+    with pytest.raises(SettingsError) as raised:
+        settings.load()
+    assert raised.value.problems == [
+        "SIGNUP_TRUSTED_PROXIES: 'nowhere' is not an IP address or CIDR network.",
+        "SIGNUP_TRUSTED_PROXIES: 'elsewhere' is not an IP address or CIDR network.",
+        "SIGNUP_IPV6_PREFIX must be a whole number between 0 and 128, not 'wide'.",
+    ]
+    assert isinstance(raised.value, ValueError)
+
+
+def test_a_redis_password_is_not_repeated_in_the_error() -> None:
+    with pytest.raises(SettingsError) as raised:
+        from_environ({"REFLEX_REDIS_URL": "http://:hunter2@cache"})
+    assert "hunter2" not in str(raised.value)
+
+
+def test_other_variables_are_ignored() -> None:
+    assert from_environ({"PATH": "/bin", "SIGNUP_UNKNOWN": "x", "reflex_db_url": "x"}) == from_environ({})
+
+
+def test_the_environment_is_read_once_until_reset(clean: pytest.MonkeyPatch) -> None:
+    first = settings.load()
+    assert settings.load() is first
+    with pytest.MonkeyPatch.context() as raw:  # a change the cache is not told about
+        raw.setenv("SIGNUP_IPV6_PREFIX", "48")
+        assert settings.load().ipv6_prefix == 64
+        settings.reset()
+        assert settings.load().ipv6_prefix == 48
+    settings.reset()
+    assert settings.load().ipv6_prefix == 64
+
+
+def test_use_installs_settings_until_cleared(clean: pytest.MonkeyPatch) -> None:
+    chosen = from_environ({"SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "3"})
+    settings.use(chosen)
+    try:
+        assert settings.load() is chosen
+    finally:
+        settings.use(None)
+    assert settings.load().max_connections_per_address == 20
+
+
+def test_settings_are_immutable() -> None:
+    loaded = from_environ({})
+    with pytest.raises(ValueError, match="frozen"):
+        loaded.ipv6_prefix = 8  # type: ignore[misc]
