@@ -221,10 +221,13 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
     Raises:
         SettingsError: Any variable is invalid; every problem is listed.
     """
-    names = {field.validation_alias for field in Settings.model_fields.values()}
-    given = {name: value for name, value in environ.items() if name in names}
+    # Every field is given, a missing variable as its default: the process environment plays no part.
+    given = {
+        str(field.validation_alias): environ.get(str(field.validation_alias), field.default)
+        for field in Settings.model_fields.values()
+    }
     try:
-        return Settings.model_validate(given)
+        return Settings(**given)
     except ValidationError as error:
         raise SettingsError(error) from None
 

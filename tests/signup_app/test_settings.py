@@ -185,3 +185,11 @@ def test_settings_are_immutable() -> None:
     loaded = from_environ({})
     with pytest.raises(ValueError, match="frozen"):
         loaded.ipv6_prefix = 8  # type: ignore[misc]
+
+
+def test_a_given_mapping_ignores_the_process_environment(clean: pytest.MonkeyPatch) -> None:
+    clean.setenv("SIGNUP_IPV6_PREFIX", "not a number")
+    clean.setenv("SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", "3")
+    assert from_environ({}).ipv6_prefix == 64
+    assert from_environ({}).max_connections_per_address == 20
+    assert from_environ({"SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "4"}).max_connections_per_address == 4
