@@ -76,9 +76,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
         (), validation_alias="SIGNUP_TRUSTED_PROXIES"
     )
-    max_connections_per_address: int = Field(20, validation_alias="SIGNUP_MAX_CONNECTIONS_PER_ADDRESS")
-    ipv6_prefix: int = Field(64, validation_alias="SIGNUP_IPV6_PREFIX")
-    max_waiting_hashes: int | None = Field(None, validation_alias="SIGNUP_MAX_WAITING_HASHES")
+    max_connections_per_address: int = Field(20, ge=1, validation_alias="SIGNUP_MAX_CONNECTIONS_PER_ADDRESS")
+    ipv6_prefix: int = Field(64, ge=0, le=128, validation_alias="SIGNUP_IPV6_PREFIX")
+    max_waiting_hashes: int | None = Field(None, ge=0, validation_alias="SIGNUP_MAX_WAITING_HASHES")
     bind_address: str = Field(DEFAULT_BIND_ADDRESS, validation_alias="SIGNUP_BIND_ADDRESS")
     allow_insecure_redis: bool = Field(False, validation_alias="SIGNUP_ALLOW_INSECURE_REDIS")
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -181,11 +181,6 @@ class Settings(BaseSettings):
     @classmethod
     def _cors_allowed_origins(cls, value: object) -> object:
         return tuple(_items(value)) if isinstance(value, str) else value
-
-    @property
-    def trusted_proxy_names(self) -> tuple[str, ...]:
-        """SIGNUP_TRUSTED_PROXIES as text, one network per entry."""
-        return tuple(str(network) for network in self.trusted_proxies)
 
 
 class SettingsError(ValueError):

@@ -193,3 +193,10 @@ def test_a_given_mapping_ignores_the_process_environment(clean: pytest.MonkeyPat
     assert from_environ({}).ipv6_prefix == 64
     assert from_environ({}).max_connections_per_address == 20
     assert from_environ({"SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "4"}).max_connections_per_address == 4
+
+
+def test_values_given_in_python_are_checked_too() -> None:
+    with pytest.raises(SettingsError, match="SIGNUP_MAX_CONNECTIONS_PER_ADDRESS"):
+        from_environ({"SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": 0})  # type: ignore[dict-item]
+    with pytest.raises(SettingsError, match="SIGNUP_IPV6_PREFIX"):
+        from_environ({"SIGNUP_IPV6_PREFIX": 129})  # type: ignore[dict-item]
