@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         cors_allowed_origins: Further origins whose pages may drive the signup (Reflex reads it too).
     """
 
-    model_config = SettingsConfigDict(case_sensitive=True, frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(case_sensitive=True, frozen=True)
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="REFLEX_DB_URL")
     redis_url: str | None = Field(None, validation_alias="REFLEX_REDIS_URL")
