@@ -88,7 +88,8 @@ class _Admission:
                 return
         if log:
             logger.warning(
-                "hashing busy: %d hashes running or waiting, further signups are refused until one ends (SIGNUP_MAX_WAITING_HASHES)",
+                "hashing busy: %d hashes running or waiting, further signups are refused until one ends"
+                " (SIGNUP_MAX_WAITING_HASHES)",
                 bound,
             )
         raise HashingBusy
