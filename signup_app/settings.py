@@ -222,7 +222,7 @@ def from_environ(environ: Mapping[str, str]) -> Settings:
         for field in Settings.model_fields.values()
     }
     try:
-        return Settings(**given)
+        return Settings.model_validate(given)  # given as BaseSettings.__init__'s keyword arguments
     except ValidationError as error:
         raise SettingsError(error) from None
 
@@ -233,7 +233,7 @@ _installed: Settings | None = None
 @functools.cache
 def _from_process_environment() -> Settings:
     try:
-        return Settings()
+        return Settings()  # pyright: ignore[reportCallIssue]  (every field comes from the environment)
     except ValidationError as error:
         raise SettingsError(error) from None
 

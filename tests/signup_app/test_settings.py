@@ -34,7 +34,7 @@ def clean(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_every_variable_is_a_field() -> None:
-    assert {field.validation_alias for field in Settings.model_fields.values()} == set(VARIABLES)
+    assert {str(field.validation_alias) for field in Settings.model_fields.values()} == set(VARIABLES)
 
 
 def test_the_defaults_are_the_documented_ones(clean: pytest.MonkeyPatch) -> None:
