@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -47,6 +46,6 @@ class Account(SQLModel, table=True):
 
 
 @sa.event.listens_for(Account, "before_insert")
-def _set_email_key(_mapper: Any, _connection: Any, account: Account) -> None:
+def _set_email_key(_mapper: object, _connection: object, account: Account) -> None:
     # Computed here, whoever inserts the row, so the key can never disagree with the email.
     account.email_key = email_key(account.email)
