@@ -14,7 +14,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 run: setup migrate
 	reflex run
 
-test: setup browser lint typecheck
+test: setup browser lint
 	pytest
 
 # Production (see README): settings checked, migrations applied, then the workers.

@@ -79,22 +79,7 @@ REFUSED: frozenset[str] = frozenset(
 class AllowlistMiddleware(rx.Middleware):
     """Drops any event whose handler is not in CALLABLE: nothing runs, nothing changes."""
 
-    async def preprocess(  # Reflex passes every argument by name.
-        self,
-        app: App,  # noqa: ARG002
-        state: BaseState,  # noqa: ARG002
-        event: Event,
-    ) -> StateUpdate | None:
-        """Let an allowed event through (None); answer any other with an empty update.
-
-        Args:
-            app: The app (unused).
-            state: The tab's state (unused).
-            event: The event a client sent.
-
-        Returns:
-            None to process the event, or an empty update in its place.
-        """
+    async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
         if event.name in CALLABLE:
             return None
         logger.warning("refused a call to a handler that is not callable: %r", event.name[:200])
