@@ -155,5 +155,7 @@ def install() -> None:
     # The app's own records go through Reflex's sinks (rich console, or JSON lines
     # with REFLEX_LOG_JSON=1), which then also show each record's correlation id.
     logging.getLogger("signup_app").parent = logging.getLogger("reflex")
-    if "correlation_id" not in JsonHandler.extra_fields:
-        JsonHandler.extra_fields = (*JsonHandler.extra_fields, "correlation_id")
+    # Reflex types the list as its own field names; the JSON sink writes any record attribute listed.
+    extra_fields: list[str] = list(JsonHandler.extra_fields)
+    if "correlation_id" not in extra_fields:
+        JsonHandler.extra_fields = (*extra_fields, "correlation_id")  # pyright: ignore[reportAttributeAccessIssue]
