@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(BIN):$(PATH)
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test serve bench setup migrate browser lint
+.PHONY: run test serve bench setup migrate browser lint typecheck
 
 run: setup migrate
 	reflex run
@@ -48,3 +48,7 @@ browser: setup
 
 lint: setup
 	ruff check .
+
+# pyright (strict, settings in pyproject.toml); the wheel bundles pyright itself and runs it on Node.
+typecheck: setup
+	pyright

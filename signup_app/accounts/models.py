@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlmodel import Field, SQLModel
 
 from signup_app.accounts.validation import email_key
@@ -46,7 +46,7 @@ class Account(SQLModel, table=True):
     )
 
 
-@sa.event.listens_for(Account, "before_insert")
-def _set_email_key(_mapper: Any, _connection: Any, account: Account) -> None:
+@event.listens_for(Account, "before_insert")
+def _set_email_key(_mapper: object, _connection: object, account: Account) -> None:
     # Computed here, whoever inserts the row, so the key can never disagree with the email.
     account.email_key = email_key(account.email)

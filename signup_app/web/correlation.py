@@ -31,6 +31,7 @@ class CorrelationId:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request with its id in context, and add the id to the response's headers."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

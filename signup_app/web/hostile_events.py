@@ -98,7 +98,7 @@ def _arguments_fault(handler: EventHandler, payload: dict[str, Any]) -> str | No
         if hints is None:
             hints = types.get_type_hints(handler.fn)
         _transform_event_payload(payload, hints)
-    except Exception:  # any failure there is Reflex logging the payload
+    except Exception:  # noqa: BLE001  (any failure there is Reflex logging the payload)
         return BAD_ARGUMENT_VALUES
     return None
 

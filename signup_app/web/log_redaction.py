@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import re
 import string
-from typing import Any
 
 from reflex_base.utils.log import JsonHandler
 
@@ -120,13 +119,13 @@ def redact(text: str) -> str:
 
 def install() -> None:
     """Redact every log record made from now on in this process (idempotent)."""
-    global _installed
+    global _installed  # noqa: PLW0603  (one flag for the process: installing twice would redact twice)
     if _installed:
         return
     _installed = True
     make_record = logging.getLogRecordFactory()
 
-    def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    def redacting_record(*args: object, **kwargs: object) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
         record.correlation_id = correlation.current()
         if isinstance(record.args, tuple):
@@ -134,7 +133,7 @@ def install() -> None:
         try:
             message = record.getMessage()
             unformatted = False
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (whatever formatting raises, the record must survive)
             # Logging's own error path would print msg and args unredacted: keep the format string only.
             template = record.msg if isinstance(record.msg, str) else "[a log message of another type]"
             message = f"{template} [arguments dropped: {type(exc).__name__} while formatting]"
@@ -156,5 +155,7 @@ def install() -> None:
     # The app's own records go through Reflex's sinks (rich console, or JSON lines
     # with REFLEX_LOG_JSON=1), which then also show each record's correlation id.
     logging.getLogger("signup_app").parent = logging.getLogger("reflex")
-    if "correlation_id" not in JsonHandler.extra_fields:
-        JsonHandler.extra_fields = (*JsonHandler.extra_fields, "correlation_id")
+    # Reflex types the list as its own field names; the JSON sink writes any record attribute listed.
+    extra_fields: list[str] = list(JsonHandler.extra_fields)
+    if "correlation_id" not in extra_fields:
+        JsonHandler.extra_fields = (*extra_fields, "correlation_id")  # pyright: ignore[reportAttributeAccessIssue]

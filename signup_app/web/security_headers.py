@@ -35,8 +35,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
+from reflex import config as reflex_config
+from reflex.utils.exec import is_prod_mode
+from reflex.utils.prerequisites import get_web_dir
+from reflex_base import constants
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from signup_app.web.pages.signup_html import inline_stylesheet
 
 HSTS = "max-age=63072000; includeSubDomains"
 REFERRER_POLICY = "same-origin"
@@ -62,12 +68,10 @@ _PAGE_REQUEST_DROPS = {b"accept-encoding", b"range", b"if-range", b"if-none-matc
 
 def is_production() -> bool:
     """Whether the app runs in Reflex's production mode (HSTS and Secure cookies on)."""
-    from reflex.utils.exec import is_prod_mode
-
     return is_prod_mode()
 
 
-def host_cookie_name(name: str, production: bool | None = None) -> str:
+def host_cookie_name(name: str, *, production: bool | None = None) -> str:
     """The cookie's name: `__Host-` prefixed in production (Secure, Path=/, no Domain: host-only)."""
     return f"__Host-{name}" if (is_production() if production is None else production) else name
 
@@ -79,10 +83,8 @@ def _source_hash(content: bytes) -> str:
 
 def _connect_sources() -> str:
     """'self', plus the configured backend when the page's JavaScript really connects elsewhere."""
-    from reflex.config import get_config
-
     sources = ["'self'"]
-    api = urlsplit(get_config().api_url or "")
+    api = urlsplit(reflex_config.get_config().api_url or "")
     if api.hostname and api.hostname not in _SAME_DOMAIN_HOSTS and api.scheme in ("http", "https"):
         socket_scheme = "wss" if api.scheme == "https" else "ws"
         sources += [f"{api.scheme}://{api.netloc}", f"{socket_scheme}://{api.netloc}"]
@@ -133,17 +135,11 @@ def page_policy(html: bytes, trusted: Iterable[str] = frozenset(), connect_src: 
 
 def _default_build_dir() -> Path:
     """Where Reflex's production build keeps the pages it serves (as reflex.utils.exec.get_frontend_mount)."""
-    from reflex.config import get_config
-    from reflex.utils.prerequisites import get_web_dir
-    from reflex_base import constants
-
-    return get_web_dir() / constants.Dirs.STATIC / get_config().frontend_path.strip("/")
+    return get_web_dir() / constants.Dirs.STATIC / reflex_config.get_config().frontend_path.strip("/")
 
 
 def _app_sources() -> frozenset[str]:
     """The inline sources the app's own server-rendered pages carry: their stylesheet."""
-    from signup_app.web.pages.signup_html import inline_stylesheet
-
     return frozenset({_source_hash(inline_stylesheet().encode())})
 
 
@@ -183,6 +179,7 @@ class SecurityHeaders:
     def __init__(
         self,
         app: ASGIApp,
+        *,
         production: bool | None = None,
         build_dir: Path | None = None,
         app_sources: Iterable[str] | None = None,
@@ -204,6 +201,7 @@ class SecurityHeaders:
 
     @property
     def connect_src(self) -> str:
+        """The policy's connect-src (read on first use: the configuration is loaded by then)."""
         if self._connect_src is None:
             self._connect_src = _connect_sources()
         return self._connect_src
@@ -218,6 +216,7 @@ class SecurityHeaders:
         return self._trusted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, setting the headers on its response (pages get their own policy)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -241,7 +240,10 @@ class SecurityHeaders:
                     held.append(message)  # sent once the body is known
                     return
                 await send(
-                    {**message, "headers": self._with_headers(message.get("headers", []), None, no_store)}
+                    {
+                        **message,
+                        "headers": self._with_headers(message.get("headers", []), None, no_store=no_store),
+                    }
                 )
             elif held and kind in ("http.response.body", "http.response.pathsend"):
                 if kind == "http.response.pathsend":
@@ -250,7 +252,7 @@ class SecurityHeaders:
                     held.append(message)
                     if message.get("more_body", False):
                         return
-                await self._send_page(held, send, no_store, head)
+                await self._send_page(held, send, no_store=no_store, head=head)
                 held.clear()
             elif head and kind in ("http.response.body", "http.response.pathsend"):
                 if not message.get("more_body", False):
@@ -260,7 +262,7 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _send_page(self, held: list[Message], send: Send, no_store: bool, head: bool) -> None:
+    async def _send_page(self, held: list[Message], send: Send, *, no_store: bool, head: bool) -> None:
         """Send a buffered HTML response with its own policy (and a fresh key if it has an empty one)."""
         start, parts = held[0], held[1:]
         headers = MutableHeaders(raw=list(start.get("headers", [])))
@@ -280,11 +282,11 @@ class SecurityHeaders:
         else:
             policy = page_policy(b"", connect_src=self.connect_src)  # unreadable: no inline code runs
         headers["content-length"] = str(len(body))
-        await send({**start, "headers": self._with_headers(headers.raw, policy, no_store)})
+        await send({**start, "headers": self._with_headers(headers.raw, policy, no_store=no_store)})
         await send({"type": "http.response.body", "body": b"" if head else body})
 
     def _with_headers(
-        self, raw: list[tuple[bytes, bytes]], policy: str | None, no_store: bool
+        self, raw: list[tuple[bytes, bytes]], policy: str | None, *, no_store: bool
     ) -> list[tuple[bytes, bytes]]:
         """The response's headers with ours set (replacing any of the same name); policy None: locked."""
         ours = self._page_headers if policy is not None else self._locked_headers
