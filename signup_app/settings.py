@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import limits
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     ipv6_prefix: int = Field(64, ge=0, le=128, validation_alias="SIGNUP_IPV6_PREFIX")
     max_waiting_hashes: int | None = Field(None, ge=0, validation_alias="SIGNUP_MAX_WAITING_HASHES")
     bind_address: str = Field(DEFAULT_BIND_ADDRESS, validation_alias="SIGNUP_BIND_ADDRESS")
-    allow_insecure_redis: bool = Field(False, validation_alias="SIGNUP_ALLOW_INSECURE_REDIS")
+    allow_insecure_redis: bool = Field(default=False, validation_alias="SIGNUP_ALLOW_INSECURE_REDIS")
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias="REFLEX_CORS_ALLOWED_ORIGINS"
     )
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         "rate_limit_per_address", "rate_limit_per_email", "rate_limit_per_email_global", mode="before"
     )
     @classmethod
-    def _rate_limit(cls, value: object, info: Any) -> object:
+    def _rate_limit(cls, value: object, info: ValidationInfo) -> object:
         name = cls.model_fields[info.field_name].validation_alias
         try:
             limits.parse_many(value)  # type: ignore[arg-type]
@@ -249,7 +249,7 @@ def load() -> Settings:
 
 def use(settings: Settings | None) -> None:
     """Make load() return these settings (None: read the environment again on next use)."""
-    global _installed  # the one process-wide override
+    global _installed  # noqa: PLW0603  (the one process-wide override)
     _installed = settings
     _from_process_environment.cache_clear()
 
