@@ -1,6 +1,6 @@
 """A simulated browser tab: Reflex's socket.io protocol spoken directly over one aiohttp websocket.
 
-It connects exactly as the compiled frontend does (see tests/wire/client.py, captured
+It connects exactly as the compiled frontend does (see tests/harness/client.py, captured
 from Chromium): `/_event/?token=<uuid>` over the websocket transport, the boot event
 `hydrate_and_load` with the hashes of the compiled initial state in the socket.io
 CONNECT packet next to the frontend's state schema, then events as

@@ -10,7 +10,9 @@ import pytest
 
 from signup_app.accounts.registration import UNAVAILABLE
 from signup_app.accounts.validation import FORM
-from tests.deploy.conftest import (
+from tests.harness.client import form
+from tests.harness.data import strong_password, unique_email
+from tests.harness.deploy import (
     ARGON2ID,
     SERVICE_START_S,
     ClientFactory,
@@ -20,12 +22,9 @@ from tests.deploy.conftest import (
     deployment_of,
     postgres_cluster,
     redis_server,
-    strong_password,
-    throwaway_database,
-    unique_email,
-    wait_until,
 )
-from tests.wire.client import form
+from tests.harness.services import throwaway_database
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.deploy
 

@@ -10,15 +10,9 @@ import pytest
 
 from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE
 from signup_app.accounts.validation import FORM
-from tests.deploy.conftest import (
-    ARGON2ID,
-    ClientFactory,
-    Deployment,
-    assert_log_hygiene,
-    parse_log_lines,
-    unique_email,
-)
-from tests.wire.client import ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, form
+from tests.harness.client import ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, form
+from tests.harness.data import unique_email
+from tests.harness.deploy import ARGON2ID, ClientFactory, Deployment, assert_log_hygiene, parse_log_lines
 
 pytestmark = pytest.mark.deploy
 

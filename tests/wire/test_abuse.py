@@ -34,12 +34,11 @@ from reflex.state import State
 from signup_app.accounts.rate_limits import too_many_attempts
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM
+from signup_app.migrations import migrate
 from signup_app.web.connection_cap import TOO_MANY_CONNECTIONS
 from signup_app.web.handler_allowlist import REFUSED
 from signup_app.web.hostile_events import FRONTEND_EXCEPTION, REFUSED_HANDLER, UNKNOWN_HANDLER
-from tests.app_server import AppServer, start_app_server
-from tests.conftest import migrate
-from tests.wire.client import (
+from tests.harness.client import (
     ROOT_STATE,
     SIGNUP_STATE,
     WAIT_S,
@@ -48,7 +47,9 @@ from tests.wire.client import (
     settled,
     state_vars,
 )
-from tests.wire.conftest import Accounts, LogWindow, page_errors, state_file
+from tests.harness.data import strong_password, unique_email
+from tests.harness.server import AppServer, start_app_server
+from tests.harness.wire import Accounts, LogWindow, page_errors, state_file
 
 pytestmark = pytest.mark.wire
 
@@ -160,14 +161,6 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
-
-
-def unique_email(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex}@example.com"
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
 
 
 def new_addresses(count: int) -> list[str]:

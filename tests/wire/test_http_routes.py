@@ -18,9 +18,10 @@ from signup_app.web.transports.form_post import TOO_LARGE as FORM_TOO_LARGE
 from signup_app.web.transports.http import CROSS_SITE
 from signup_app.web.transports.json_api import BAD_JSON, NOT_JSON, TOO_DEEP
 from signup_app.web.transports.json_api import TOO_LARGE as JSON_TOO_LARGE
-from tests.app_server import AppServer
-from tests.wire.client import WireClient
-from tests.wire.conftest import (
+from tests.harness.client import WireClient
+from tests.harness.data import strong_password, unique_email
+from tests.harness.server import AppServer
+from tests.harness.wire import (
     FORM_CONTENT_TYPE,
     Accounts,
     browser_headers,
@@ -38,14 +39,6 @@ WELCOME_PATH = "/signup/welcome"
 LIMIT = 16 * 1024
 EVIL = "https://evil.example"
 JSON_TYPE = "application/json"
-
-
-def unique_email(tag: str = "http") -> str:
-    return f"{tag}-{uuid.uuid4().hex}@example.com"
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
 
 
 def valid_fields(tag: str = "http") -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -17,10 +16,11 @@ import sqlalchemy as sa
 
 from signup_app.accounts.passwords import HASH_THREADS
 from signup_app.accounts.registration import BUSY
-from tests.app_server import AppServer, start_app_server
-from tests.conftest import migrate
-from tests.wire.client import ROOT_STATE, WAIT_S, WireClient, form, settled, state_vars
-from tests.wire.conftest import FORM_CONTENT_TYPE, Accounts, page_error_texts
+from signup_app.migrations import migrate
+from tests.harness.client import ROOT_STATE, WAIT_S, WireClient, form, settled, state_vars
+from tests.harness.data import strong_password, unique_email
+from tests.harness.server import AppServer, start_app_server
+from tests.harness.wire import FORM_CONTENT_TYPE, Accounts, page_error_texts
 
 pytestmark = pytest.mark.wire
 
@@ -31,14 +31,6 @@ TABS = 24
 JSON_POSTS = 24 + 4 * (HASH_THREADS + MAX_WAITING_HASHES)
 FORM_POSTS = 12
 SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|Error processing event|signup failed")
-
-
-def unique_email(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex}@example.com"
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
 
 
 def fields(tag: str) -> dict[str, str]:

@@ -19,9 +19,9 @@ import socketio.exceptions
 from multidict import CIMultiDict
 
 from signup_app.web.transports.http import CROSS_SITE
-from tests.app_server import AppServer
-from tests.wire.client import WAIT_S, WireClient, form
-from tests.wire.conftest import FORM_CONTENT_TYPE, page_errors
+from tests.harness.client import WAIT_S, WireClient, form
+from tests.harness.server import AppServer
+from tests.harness.wire import FORM_CONTENT_TYPE, page_errors
 from tests.wire.test_abuse import Served, new_addresses, serving
 
 pytestmark = pytest.mark.wire

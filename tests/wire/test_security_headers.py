@@ -15,8 +15,9 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from tests.app_server import AppServer
-from tests.wire.conftest import Accounts, browser_headers, get_welcome, post_form
+from tests.harness.data import strong_password
+from tests.harness.server import AppServer
+from tests.harness.wire import Accounts, browser_headers, get_welcome, post_form
 
 pytestmark = pytest.mark.wire
 
@@ -27,10 +28,6 @@ COMMON = {
     "x-frame-options": "DENY",
     "strict-transport-security": "max-age=63072000; includeSubDomains",
 }
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
 
 
 def fields(tag: str, **extra: str) -> dict[str, str]:

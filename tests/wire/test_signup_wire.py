@@ -23,9 +23,10 @@ from signup_app.accounts.passwords import verify_password
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, clean_signup
 from signup_app.web.transports.websocket import SERVER_ERROR
-from tests.app_server import AppServer
-from tests.wire.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
-from tests.wire.conftest import (
+from tests.harness.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
+from tests.harness.data import strong_password, unique_email
+from tests.harness.server import AppServer
+from tests.harness.wire import (
     Accounts,
     ClientFactory,
     LogWindow,
@@ -40,14 +41,6 @@ ARGON2_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
 SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|Error processing event|signup failed")
 # File-system timestamps come from a coarse clock that can lag time.time() by a tick.
 CLOCK_SLACK_S = 0.05
-
-
-def unique_email(tag: str = "wire") -> str:
-    return f"{tag}-{uuid.uuid4().hex}@example.com"
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
 
 
 def sentinel() -> str:
