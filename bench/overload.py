@@ -22,8 +22,9 @@ import aiohttp
 
 from bench import stats
 from bench.browser import Tab, app_protocol
-from bench.scenarios import client_session, close_tabs, open_tabs, signup_fields
+from bench.scenarios import client_session, signup_fields
 from bench.server import Server, machine_busy_seconds, own_cpu_seconds, running_server, sqlite_database
+from bench.tabs import close_tabs, open_tabs
 
 CLIENTS = 200
 BURSTS = 3

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,16 +176,3 @@ def start_app_server(
     _wait_until_up(server)
     return server
 
-
-@contextmanager
-def running_server(
-    db_url: str, workdir: Path, extra_env: dict[str, str] | None = None, port: int | None = None
-) -> Iterator[AppServer]:
-    """The benchmark's server: on loopback, Reflex's production defaults, its log in workdir; stopped after."""
-    server = start_app_server(
-        db_url, workdir / "server.log", extra_env, port, backend_host="127.0.0.1", production_defaults=True
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
