@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,28 +12,25 @@ from tests.harness.deploy import ClientFactory, DeployClient, Deployment, deploy
 from tests.harness.services import throwaway_database
 
 
-@pytest.fixture(scope="session")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """One deployment shared by the tests that do not break it (one of them restarts it)."""
-    folder = tmp_path_factory.mktemp("deployment")
+def _new_deployment(folder: Path) -> Iterator[Deployment]:
     with (
         throwaway_database(prefix="signup_deploy") as url,
         redis_server(folder) as redis_srv,
         deployment_of(folder, url, redis_srv) as running,
     ):
         yield running
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One deployment shared by the tests that do not break it (one of them restarts it)."""
+    yield from _new_deployment(tmp_path_factory.mktemp("deployment"))
 
 
 @pytest.fixture
 def own_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """A deployment for one test, which may stop its database, its Redis or its workers."""
-    folder = tmp_path_factory.mktemp("own_deployment")
-    with (
-        throwaway_database(prefix="signup_deploy") as url,
-        redis_server(folder) as redis_srv,
-        deployment_of(folder, url, redis_srv) as running,
-    ):
-        yield running
+    yield from _new_deployment(tmp_path_factory.mktemp("own_deployment"))
 
 
 @pytest.fixture

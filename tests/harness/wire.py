@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 from signup_app.accounts.models import Account
 from signup_app.accounts.validation import email_key
 from tests.harness.client import SIGNUP_STATE, WireClient
-from tests.harness.server import AppServer
+from tests.harness.data import signup_fields
+from tests.harness.server import AppServer, Served
 
 ClientFactory = Callable[[], Awaitable[WireClient]]
 
@@ -118,13 +119,13 @@ def page_errors(html: str) -> dict[str, str]:
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
-def browser_headers(app_server: AppServer) -> dict[str, str]:
+def browser_headers(app_server: Served) -> dict[str, str]:
     """What a browser sends with a form POST from the server's own page."""
     return {"Origin": app_server.url, "Sec-Fetch-Site": "same-origin", "Content-Type": FORM_CONTENT_TYPE}
 
 
 async def post_form(
-    http: httpx.AsyncClient, app_server: AppServer, fields: dict[str, str], path: str = "/signup"
+    http: httpx.AsyncClient, app_server: Served, fields: dict[str, str], path: str = "/signup"
 ) -> httpx.Response:
     """A form POST as the browser sends it: urlencoded, typed even when there is no field."""
     return await http.post(path, content=urlencode(fields), headers=browser_headers(app_server))
@@ -138,3 +139,47 @@ async def get_welcome(http: httpx.AsyncClient, created: httpx.Response) -> httpx
     """
     cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in created.cookies.jar)
     return await http.get(created.headers["location"], headers={"Cookie": cookies})
+
+
+# --- The HTTP routes: paths, limits, reading their answers -----------------------------------------
+
+FORM_PATH = "/signup"
+JSON_PATH = "/api/signup"
+WELCOME_PATH = "/signup/welcome"
+LIMIT = 16 * 1024
+EVIL = "https://evil.example"
+JSON_TYPE = "application/json"
+
+
+def valid_fields(tag: str = "http") -> dict[str, str]:
+    """A new, valid signup from "Route Tester"."""
+    return signup_fields(tag, name="Route Tester")
+
+
+def json_errors(response: httpx.Response) -> dict[str, str]:
+    """The {field or "form": message} errors of a JSON answer (which must hold nothing else)."""
+    assert response.headers["content-type"] == JSON_TYPE, response.headers
+    body = response.json()
+    assert set(body) == {"errors"}, body
+    return body["errors"]
+
+
+def form_page_errors(response: httpx.Response) -> dict[str, str]:
+    """The errors a form page shows (the answer must be the form page)."""
+    assert response.headers["content-type"].startswith("text/html"), response.headers
+    assert {"name", "email", "password"} <= set(page_error_texts(response.text)), "not the form page"
+    return page_errors(response.text)
+
+
+def own_origins(app_server: Served) -> list[str]:
+    """The origins the app accepts as its own: its address, and the same port as localhost."""
+    return [app_server.url, f"http://localhost:{app_server.port}"]
+
+
+async def chunks(size: int, chunk: int = 1024) -> AsyncIterator[bytes]:
+    """A streamed body of `size` bytes: httpx sends it chunked, without Content-Length."""
+    sent = 0
+    while sent < size:
+        part = min(chunk, size - sent)
+        sent += part
+        yield b" " * part
