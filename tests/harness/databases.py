@@ -35,9 +35,16 @@ def sqlalchemy_url(libpq_url: str) -> str:
 
 @contextlib.contextmanager
 def throwaway_postgres(
-    admin_url: str = POSTGRES_ADMIN_URL, *, migrated: bool = True, prefix: str = "signup_test"
+    admin_url: str = POSTGRES_ADMIN_URL,
+    *,
+    migrated: bool = True,
+    prefix: str = "signup_test",
+    template: str | None = None,
 ) -> Iterator[str]:
     """A new database on the server of admin_url (migrated unless told), dropped afterwards.
+
+    With template (a database name), a copy of that database instead, which is much faster
+    than migrating: the template must have no open connection.
 
     Raises:
         DatabaseUnavailable: The server does not answer.
@@ -48,10 +55,10 @@ def throwaway_postgres(
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(str(exc).strip()) from exc
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         url = f"{sqlalchemy_url(admin_url.rsplit('/', 1)[0])}/{name}"
         try:
-            if migrated:
+            if migrated and template is None:
                 migrate(url)
                 db.engine_for(url).dispose()
             yield url

@@ -35,12 +35,17 @@ def unavailable(what: str, error: Exception) -> None:
 
 @contextlib.contextmanager
 def throwaway_database(
-    admin_url: str = POSTGRES_ADMIN_URL, *, migrated: bool = True, prefix: str = "signup_test"
+    admin_url: str = POSTGRES_ADMIN_URL,
+    *,
+    migrated: bool = True,
+    prefix: str = "signup_test",
+    template: str | None = None,
 ) -> Iterator[str]:
     """databases.throwaway_postgres, unavailable() when the server does not answer."""
     with contextlib.ExitStack() as stack:
         try:
-            url = stack.enter_context(throwaway_postgres(admin_url, migrated=migrated, prefix=prefix))
+            database = throwaway_postgres(admin_url, migrated=migrated, prefix=prefix, template=template)
+            url = stack.enter_context(database)
         except DatabaseUnavailable as exc:
             unavailable("PostgreSQL", exc)
         yield url

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,6 +29,16 @@ class Accounts:
     """Read access to the server's accounts table."""
 
     engine: Engine
+
+    @classmethod
+    @contextmanager
+    def of(cls, db_url: str) -> Iterator[Accounts]:
+        """The accounts table of db_url, its engine disposed afterwards."""
+        engine = sa.create_engine(db_url)
+        try:
+            yield cls(engine)
+        finally:
+            engine.dispose()
 
     def count(self) -> int:
         with Session(self.engine) as session:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests.harness.asgi import InProcessApp, http_app
 from tests.harness.client import WAIT_S
@@ -28,11 +27,8 @@ def app_server(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> InProcessApp
 @pytest.fixture
 def accounts(app_server: InProcessApp) -> Iterator[Accounts]:
     """The accounts table of the app's database."""
-    engine = sa.create_engine(app_server.db_url)
-    try:
-        yield Accounts(engine)
-    finally:
-        engine.dispose()
+    with Accounts.of(app_server.db_url) as accounts:
+        yield accounts
 
 
 @pytest.fixture

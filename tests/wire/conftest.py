@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests.harness.client import WAIT_S, WireClient
 from tests.harness.server import ROOT, AppServer
@@ -18,11 +17,8 @@ from tests.harness.wire import Accounts, ClientFactory, LogWindow
 @pytest.fixture(scope="session")
 def accounts(app_server: AppServer) -> Iterator[Accounts]:
     """The accounts table of the server's database."""
-    engine = sa.create_engine(app_server.db_url)
-    try:
-        yield Accounts(engine)
-    finally:
-        engine.dispose()
+    with Accounts.of(app_server.db_url) as accounts:
+        yield accounts
 
 
 @pytest.fixture
