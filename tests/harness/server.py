@@ -186,4 +186,3 @@ def start_app_server(
     server = AppServer(process=process, port=port, db_url=db_url, log_path=log_path)
     _wait_until_up(server)
     return server
-
