@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.deploy import ClientFactory, DeployClient, Deployment, deployment_of, redis_server
+from tests.harness.deploy import ClientFactory, DeployClient, Deployment, deployment_of
+from tests.harness.owned_services import redis_server
 from tests.harness.services import throwaway_database
 
 

@@ -17,12 +17,10 @@ from tests.harness.deploy import (
     SERVICE_START_S,
     ClientFactory,
     Deployment,
-    PostgresCluster,
     assert_log_hygiene,
     deployment_of,
-    postgres_cluster,
-    redis_server,
 )
+from tests.harness.owned_services import PostgresCluster, postgres_cluster, redis_server
 from tests.harness.services import throwaway_database
 from tests.harness.waiting import wait_until
 
