@@ -17,14 +17,7 @@ import aiohttp
 from bench import scenarios, stats
 from bench.browser import Tab, app_protocol
 from bench.scenarios import client_session, closed_loop, settle, wait_for_quiet_machine, websocket_signup
-from bench.server import (
-    ROOT,
-    Server,
-    cpu_seconds,
-    free_port,
-    process_tree,
-    rss_bytes,
-)
+from bench.server import ROOT, Server, cpu_seconds, free_port, process_tree, rss_bytes
 
 # Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
 # 15+ characters, never built from the name or the email.
@@ -94,12 +87,7 @@ async def trivial_events(
 
             # Many tabs at once, each with one event in flight: the worker's throughput.
             window = await closed_loop(
-                server,
-                concurrency,
-                _tab_worker(tabs),
-                ramp_s=1.0,
-                window_s=window_s,
-                max_count=10**9,
+                server, concurrency, _tab_worker(tabs), ramp_s=1.0, window_s=window_s, max_count=10**9
             )
         finally:
             await close_tabs(tabs)

@@ -29,12 +29,7 @@ from signup_app.accounts.rate_limits import too_many_attempts
 from signup_app.accounts.validation import FORM
 from signup_app.migrations import migrate
 from tests.harness import procfs
-from tests.harness.client import (
-    WAIT_S,
-    WireClient,
-    settled,
-    state_vars,
-)
+from tests.harness.client import WAIT_S, WireClient, settled, state_vars
 from tests.harness.server import AppServer, start_app_server
 from tests.harness.wire import Accounts, LogWindow
 

@@ -178,9 +178,7 @@ class WireClient:
         return start
 
     async def submit_and_settle(
-        self,
-        form_data: object,
-        extra: Mapping[str, object] | None = None,
+        self, form_data: object, extra: Mapping[str, object] | None = None
     ) -> list[dict[str, Any]]:
         """Submit, wait for `pending` to go back to false, and return the signup deltas in order."""
         start = await self.submit(form_data, extra)

@@ -26,13 +26,7 @@ from signup_app.web.transports.websocket import SERVER_ERROR
 from tests.harness.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
 from tests.harness.data import strong_password, unique_email
 from tests.harness.server import AppServer
-from tests.harness.wire import (
-    Accounts,
-    ClientFactory,
-    LogWindow,
-    files_modified_since,
-    state_file,
-)
+from tests.harness.wire import Accounts, ClientFactory, LogWindow, files_modified_since, state_file
 
 pytestmark = pytest.mark.wire
 

@@ -12,17 +12,8 @@ from reflex.state import State
 
 from signup_app.web.handler_allowlist import REFUSED
 from signup_app.web.hostile_events import FRONTEND_EXCEPTION, REFUSED_HANDLER, UNKNOWN_HANDLER
-from tests.harness.abuse import (
-    LimitedServer,
-    forwarded,
-    new_addresses,
-)
-from tests.harness.client import (
-    ROOT_STATE,
-    SIGNUP_STATE,
-    WireClient,
-    form,
-)
+from tests.harness.abuse import LimitedServer, forwarded, new_addresses
+from tests.harness.client import ROOT_STATE, SIGNUP_STATE, WireClient, form
 
 pytestmark = pytest.mark.wire
 

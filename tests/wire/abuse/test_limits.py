@@ -26,13 +26,7 @@ from tests.harness.abuse import (
     settled_deltas,
     throttle_seconds,
 )
-from tests.harness.client import (
-    WAIT_S,
-    WireClient,
-    form,
-    settled,
-    state_vars,
-)
+from tests.harness.client import WAIT_S, WireClient, form, settled, state_vars
 from tests.harness.data import strong_password, unique_email
 from tests.harness.wire import page_errors
 

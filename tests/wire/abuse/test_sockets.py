@@ -25,13 +25,7 @@ from tests.harness.abuse import (
     new_addresses,
     process_tree_rss_kb,
 )
-from tests.harness.client import (
-    ROOT_STATE,
-    SIGNUP_STATE,
-    WAIT_S,
-    WireClient,
-    form,
-)
+from tests.harness.client import ROOT_STATE, SIGNUP_STATE, WAIT_S, WireClient, form
 from tests.harness.data import strong_password, unique_email
 from tests.harness.wire import state_file
 
