@@ -18,7 +18,8 @@ import aiohttp
 
 from bench import stats
 from bench.browser import Tab, app_protocol
-from bench.server import Server, cpu_seconds, machine_busy_seconds, postgres_pids, thread_cpu_by_group
+from tests.harness.procfs import cpu_seconds, machine_busy_seconds, postgres_pids, thread_cpu_by_group
+from tests.harness.server import AppServer as Server
 
 # Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
 # 15+ characters, never built from the name or the email.

@@ -1,4 +1,4 @@
-"""The server under test: tests.harness's launcher, databases and /proc readers, with the benchmark's settings."""
+"""The server under test: tests.harness's launcher and databases, with the benchmark's settings."""
 
 from __future__ import annotations
 
@@ -8,36 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from tests.harness import databases
-from tests.harness.databases import DatabaseUnavailable, count_accounts
-from tests.harness.procfs import (
-    cpu_seconds,
-    machine_busy_seconds,
-    own_cpu_seconds,
-    postgres_pids,
-    process_tree,
-    rss_bytes,
-    thread_cpu_by_group,
-)
-from tests.harness.server import ROOT, free_port, start_app_server
-from tests.harness.server import AppServer as Server
-
-__all__ = [
-    "ROOT",
-    "DatabaseUnavailable",
-    "Server",
-    "count_accounts",
-    "cpu_seconds",
-    "free_port",
-    "machine_busy_seconds",
-    "own_cpu_seconds",
-    "postgres_pids",
-    "postgresql_database",
-    "process_tree",
-    "rss_bytes",
-    "running_server",
-    "sqlite_database",
-    "thread_cpu_by_group",
-]
+from tests.harness.server import AppServer, free_port, start_app_server
 
 POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_BENCH_POSTGRES", databases.POSTGRES_ADMIN_URL)
 
@@ -66,7 +37,7 @@ def postgresql_database() -> AbstractContextManager[str]:
 @contextmanager
 def running_server(
     db_url: str, workdir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
-) -> Iterator[Server]:
+) -> Iterator[AppServer]:
     """Start the production server on db_url, with Reflex's production defaults otherwise; stop it after.
 
     extra_env adds settings (e.g. REFLEX_STATE_MANAGER_MODE) to compare against the defaults.

@@ -17,7 +17,9 @@ import aiohttp
 from bench import scenarios, stats
 from bench.browser import Tab, app_protocol
 from bench.scenarios import client_session, closed_loop, settle, wait_for_quiet_machine, websocket_signup
-from bench.server import ROOT, Server, cpu_seconds, free_port, process_tree, rss_bytes
+from tests.harness.procfs import cpu_seconds, process_tree, rss_bytes
+from tests.harness.server import ROOT, free_port
+from tests.harness.server import AppServer as Server
 
 # Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
 # 15+ characters, never built from the name or the email.

@@ -32,12 +32,6 @@ def _processes(*, live: bool = False) -> dict[int, list[str]]:
     return found
 
 
-def is_alive(pid: int) -> bool:
-    """Whether the process exists and is not a zombie."""
-    fields = stat_fields(pid)
-    return fields is not None and fields[0] != "Z"
-
-
 def children_of(pid: int) -> set[int]:
     """The live child processes of pid."""
     return {child for child, fields in _processes(live=True).items() if int(fields[1]) == pid}

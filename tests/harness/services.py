@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,18 +35,11 @@ def unavailable(what: str, error: Exception) -> None:
 
 
 @contextlib.contextmanager
-def throwaway_database(
-    admin_url: str = POSTGRES_ADMIN_URL,
-    *,
-    migrated: bool = True,
-    prefix: str = "signup_test",
-    template: str | None = None,
-) -> Iterator[str]:
-    """databases.throwaway_postgres, unavailable() when the server does not answer."""
+def throwaway_database(admin_url: str = POSTGRES_ADMIN_URL, **options: Any) -> Iterator[str]:
+    """databases.throwaway_postgres (same options), unavailable() when the server does not answer."""
     with contextlib.ExitStack() as stack:
         try:
-            database = throwaway_postgres(admin_url, migrated=migrated, prefix=prefix, template=template)
-            url = stack.enter_context(database)
+            url = stack.enter_context(throwaway_postgres(admin_url, **options))
         except DatabaseUnavailable as exc:
             unavailable("PostgreSQL", exc)
         yield url

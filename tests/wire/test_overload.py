@@ -12,15 +12,13 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from signup_app.accounts.passwords import HASH_THREADS
 from signup_app.accounts.registration import BUSY
-from signup_app.migrations import migrate
+from tests.harness.abuse import LimitedServer, serving
 from tests.harness.client import ROOT_STATE, WAIT_S, WireClient, form, settled, state_vars
 from tests.harness.data import strong_password, unique_email
-from tests.harness.server import AppServer, start_app_server
-from tests.harness.wire import FORM_CONTENT_TYPE, Accounts, page_error_texts
+from tests.harness.wire import FORM_CONTENT_TYPE, page_error_texts
 
 pytestmark = pytest.mark.wire
 
@@ -38,33 +36,22 @@ def fields(tag: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppServer, Accounts]]:
+def tiny_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]:
     """A server that lets one hash wait beyond its hash threads; no other limit gets in the way."""
-    folder = tmp_path_factory.mktemp("overload")
-    url = f"sqlite:///{folder / 'accounts.db'}"
-    migrate(url)
     env = {
         "SIGNUP_MAX_WAITING_HASHES": str(MAX_WAITING_HASHES),
         "SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute",
         "SIGNUP_RATE_LIMIT_PER_ADDRESS": "100000/minute",
         "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "1000",
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in ("REFLEX_REDIS_URL", "SIGNUP_TRUSTED_PROXIES"):
-            patch.delenv(variable, raising=False)
-        server = start_app_server(url, folder / "server.log", extra_env=env)
-    engine = sa.create_engine(url)
-    try:
-        yield server, Accounts(engine)
-    finally:
-        engine.dispose()
-        server.stop()
+    with serving(tmp_path_factory, "overload", env) as served:
+        yield served
 
 
 async def test_a_burst_beyond_the_queue_is_answered_busy_at_once_on_every_transport(
-    tiny_queue: tuple[AppServer, Accounts],
+    tiny_queue: LimitedServer,
 ) -> None:
-    server, accounts = tiny_queue
+    server, accounts = tiny_queue.app, tiny_queue.accounts
     log_offset = len(server.log_text())
     tabs = [WireClient(server.url) for _ in range(TABS)]
     bystander = WireClient(server.url)
