@@ -30,7 +30,6 @@ if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import page_weight, scenarios, stats, tabs
-from bench.browser import app_protocol
 from bench.flood import run_flood
 from bench.overload import BURSTS as OVERLOAD_BURSTS
 from bench.overload import run_overload
@@ -38,6 +37,7 @@ from bench.profiling import pyspy_record, top_frames
 from bench.report import WHY_CORES, build_rows, other_load, overload_rows, print_table
 from bench.server import postgresql_database, running_server, sqlite_database
 from tests.harness.databases import DatabaseUnavailable, count_accounts
+from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

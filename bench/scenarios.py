@@ -17,8 +17,9 @@ from typing import Any
 import aiohttp
 
 from bench import stats
-from bench.browser import Tab, app_protocol
+from bench.browser import Tab
 from tests.harness.procfs import cpu_seconds, machine_busy_seconds, postgres_pids, thread_cpu_by_group
+from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server
 
 # Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,

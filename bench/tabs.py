@@ -15,9 +15,10 @@ from typing import Any
 import aiohttp
 
 from bench import scenarios, stats
-from bench.browser import Tab, app_protocol
+from bench.browser import Tab
 from bench.scenarios import client_session, closed_loop, settle, wait_for_quiet_machine, websocket_signup
 from tests.harness.procfs import cpu_seconds, process_tree, rss_bytes
+from tests.harness.protocol import app_protocol
 from tests.harness.server import ROOT, free_port
 from tests.harness.server import AppServer as Server
 
