@@ -18,3 +18,13 @@ def strong_password() -> str:
 def signup_fields(tag: str = "test", name: str = "Ada Lovelace", **extra: str) -> dict[str, str]:
     """A signup form that is valid and new: name, a unique email, a strong password (extra on top)."""
     return {"name": name, "email": unique_email(tag), "password": strong_password(), **extra}
+
+
+def sentinel_password() -> str:
+    """A strong password found nowhere else: search logs and frames for its sentinel_core."""
+    return f"Sentinel-{uuid.uuid4().hex}-horse-battery"
+
+
+def sentinel_core(password: str) -> str:
+    """The random part of a sentinel_password."""
+    return password.split("-")[1]

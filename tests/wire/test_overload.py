@@ -17,7 +17,7 @@ from signup_app.accounts.passwords import HASH_THREADS
 from signup_app.accounts.registration import BUSY
 from tests.harness.abuse import LimitedServer, serving
 from tests.harness.client import ROOT_STATE, WAIT_S, WireClient, form, settled, state_vars
-from tests.harness.data import strong_password, unique_email
+from tests.harness.data import signup_fields
 from tests.harness.wire import FORM_CONTENT_TYPE, page_error_texts
 
 pytestmark = pytest.mark.wire
@@ -29,10 +29,6 @@ TABS = 24
 JSON_POSTS = 24 + 4 * (HASH_THREADS + MAX_WAITING_HASHES)
 FORM_POSTS = 12
 SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|Error processing event|signup failed")
-
-
-def fields(tag: str) -> dict[str, str]:
-    return {"name": f"Burst {tag}", "email": unique_email(tag), "password": strong_password()}
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +55,9 @@ async def test_a_burst_beyond_the_queue_is_answered_busy_at_once_on_every_transp
     browser = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_S) as http:
-            tab_forms = [fields(f"tab{i}") for i in range(TABS)]
-            json_bodies = [fields(f"json{i}") for i in range(JSON_POSTS)]
-            form_bodies = [fields(f"form{i}") for i in range(FORM_POSTS)]
+            tab_forms = [signup_fields(f"tab{i}") for i in range(TABS)]
+            json_bodies = [signup_fields(f"json{i}") for i in range(JSON_POSTS)]
+            form_bodies = [signup_fields(f"form{i}") for i in range(FORM_POSTS)]
             json_posts = [asyncio.create_task(http.post("/api/signup", json=body)) for body in json_bodies]
             form_posts = [
                 asyncio.create_task(
@@ -131,5 +127,5 @@ async def test_a_burst_beyond_the_queue_is_answered_busy_at_once_on_every_transp
 
     # Every place was given back: with the burst over, a signup goes through.
     async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_S) as http:
-        after = await http.post("/api/signup", json=fields("after"))
+        after = await http.post("/api/signup", json=signup_fields("after"))
     assert after.status_code == 201, after.text

@@ -9,13 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import uuid
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 
-from tests.harness.data import strong_password
+from tests.harness.data import signup_fields
 from tests.harness.server import AppServer
 from tests.harness.wire import Accounts, browser_headers, get_welcome, post_form
 
@@ -31,12 +30,7 @@ COMMON = {
 
 
 def fields(tag: str, **extra: str) -> dict[str, str]:
-    return {
-        "name": "Header Tester",
-        "email": f"{tag}-{uuid.uuid4().hex}@example.com",
-        "password": strong_password(),
-        **extra,
-    }
+    return signup_fields(tag, name="Header Tester", **extra)
 
 
 def directives(response: httpx.Response) -> dict[str, list[str]]:

@@ -24,7 +24,7 @@ from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, clean_signup
 from signup_app.web.transports.websocket import SERVER_ERROR
 from tests.harness.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
-from tests.harness.data import strong_password, unique_email
+from tests.harness.data import sentinel_core, sentinel_password, strong_password, unique_email
 from tests.harness.server import AppServer
 from tests.harness.wire import Accounts, ClientFactory, LogWindow, files_modified_since, state_file
 
@@ -35,15 +35,6 @@ ARGON2_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
 SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|Error processing event|signup failed")
 # File-system timestamps come from a coarse clock that can lag time.time() by a tick.
 CLOCK_SLACK_S = 0.05
-
-
-def sentinel() -> str:
-    """A password that appears nowhere else: its hex part is searched for."""
-    return f"Sentinel-{uuid.uuid4().hex}-horse-battery"
-
-
-def sentinel_core(password: str) -> str:
-    return password.split("-")[1]
 
 
 def lines_with(log: LogWindow, text: str) -> list[str]:
@@ -122,7 +113,7 @@ async def test_password_is_in_no_frame_log_or_state_file(
     states_dir: Path,
 ) -> None:
     started = time.time()
-    password = sentinel()
+    password = sentinel_password()
     core = sentinel_core(password)
     email = unique_email("sentinel")
     clients: list[WireClient] = []
@@ -308,7 +299,7 @@ async def test_bad_input_is_rejected_without_error(
 ) -> None:
     bystander = await connect()
     client = await connect()
-    email, password = unique_email("bad"), sentinel()
+    email, password = unique_email("bad"), sentinel_password()
     rows_before = accounts.count()
 
     start = len(client.messages)
