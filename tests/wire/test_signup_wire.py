@@ -186,7 +186,7 @@ class BadInput:
 _DROP = object()
 COMMON_PASSWORD = PasswordStrengthValidator.common_message
 PERSONAL_PASSWORD = PasswordStrengthValidator.personal_message
-# The largest strings a frame can carry: frames over 64 KB are refused (tests/wire/test_abuse.py).
+# The largest strings a frame can carry: frames over 64 KB are refused (tests/wire/abuse/test_sockets.py).
 _LARGE = 60 * 1024
 
 
