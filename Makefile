@@ -9,13 +9,17 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(BIN):$(PATH)
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: run test serve bench setup migrate browser lint typecheck
+.PHONY: run test test-fast serve bench setup migrate browser lint typecheck
 
 run: setup migrate
 	reflex run
 
 test: setup browser lint
 	pytest
+
+# Unit and in-process tests only: no app server, no browser, SQLite only (`make test` runs them all).
+test-fast: setup
+	pytest -q -m "not browser and not wire and not deploy" -k "not postgresql"
 
 # Production (see README): settings checked, migrations applied, then the workers.
 serve: setup

@@ -1,6 +1,6 @@
 """A simulated browser tab: Reflex's socket.io protocol spoken directly over one aiohttp websocket.
 
-It connects exactly as the compiled frontend does (see tests/wire/client.py, captured
+It connects exactly as the compiled frontend does (see tests/harness/client.py, captured
 from Chromium): `/_event/?token=<uuid>` over the websocket transport, the boot event
 `hydrate_and_load` with the hashes of the compiled initial state in the socket.io
 CONNECT packet next to the frontend's state schema, then events as
@@ -12,7 +12,6 @@ so that one process can hold thousands of tabs.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -20,51 +19,13 @@ from typing import Any
 
 import aiohttp
 
-NAMESPACE = "/_event"
-ROUTER_DATA = {"pathname": "/", "asPath": "/"}
-FIELD_MARKER = "_rx_state_"
-WAIT_S = 30.0
+from tests.harness.protocol import NAMESPACE, ROUTER_DATA, Delta, delta_vars
 
-Delta = dict[str, dict[str, Any]]
+WAIT_S = 30.0
 
 
 class ProtocolError(Exception):
     """The server answered something a browser would not accept."""
-
-
-@functools.cache
-def app_protocol() -> dict[str, Any]:
-    """What the compiled frontend knows about the app: state names, initial-state hashes, schema."""
-    from reflex.state import OnLoadInternalState, State, _resolve_delta, state_snapshot_hashes
-    from reflex_base.constants import Reflex
-    from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
-
-    import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
-    from signup_app.web.transports.websocket import SignupState
-
-    async def snapshot() -> Delta:
-        return await _resolve_delta(State(_reflex_internal_init=True).dict(initial=True))
-
-    root = State.get_full_name()
-    return {
-        "version": Reflex.VERSION,
-        "root_state": root,
-        "signup_state": SignupState.get_full_name(),
-        "hydrate_event": f"{root}.hydrate_and_load",
-        "cheap_event": f"{OnLoadInternalState.get_full_name()}.set_is_hydrated",
-        "submit_event": f"{SignupState.get_full_name()}.submit",
-        "hashes": state_snapshot_hashes(asyncio.run(snapshot())),
-        "state_schema": State._to_frontend_schema(),
-        "form_entries_key": FORM_DATA_ENTRIES_KEY,
-    }
-
-
-def state_vars(delta: Delta, state_name: str) -> dict[str, Any] | None:
-    """One state's vars in a delta, with Reflex's var suffix removed."""
-    changes = delta.get(state_name)
-    if changes is None:
-        return None
-    return {name.removesuffix(FIELD_MARKER): value for name, value in changes.items()}
 
 
 class Tab:
@@ -143,10 +104,10 @@ class Tab:
         return await asyncio.wait_for(answered, WAIT_S)
 
     def is_hydrated(self, delta: Delta) -> bool | None:
-        return (state_vars(delta, self._protocol["root_state"]) or {}).get("is_hydrated") is True or None
+        return (delta_vars(delta, self._protocol["root_state"]) or {}).get("is_hydrated") is True or None
 
     def submit_settled(self, delta: Delta) -> dict[str, Any] | None:
-        changes = state_vars(delta, self._protocol["signup_state"]) or {}
+        changes = delta_vars(delta, self._protocol["signup_state"]) or {}
         return changes if changes.get("pending") is False else None
 
     async def close(self) -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import stats
-from bench.browser import Tab, app_protocol
+from bench.browser import Tab
 from bench.scenarios import client_session, signup_fields
 from bench.server import running_server, sqlite_database
+from tests.harness.protocol import app_protocol
 
 FLOOD_SUBMITS = 1_000
 FLOOD_TABS = 20  # the per-address socket cap (a welcomed tab ignores further submits)

@@ -21,9 +21,13 @@ from typing import Any
 import aiohttp
 
 from bench import stats
-from bench.browser import Tab, app_protocol
-from bench.scenarios import client_session, close_tabs, open_tabs, signup_fields
-from bench.server import Server, machine_busy_seconds, own_cpu_seconds, running_server, sqlite_database
+from bench.browser import Tab
+from bench.scenarios import client_session, signup_fields
+from bench.server import running_server, sqlite_database
+from bench.tabs import close_tabs, open_tabs
+from tests.harness.procfs import machine_busy_seconds, own_cpu_seconds
+from tests.harness.protocol import app_protocol
+from tests.harness.server import AppServer as Server
 
 CLIENTS = 200
 BURSTS = 3

@@ -51,7 +51,7 @@ def test_script_refs_reads_scripts_preloads_and_inline_imports_once() -> None:
 
 
 def test_overload_rows_show_each_transport_and_flag_unanswered_submits() -> None:
-    from bench.run import overload_rows
+    from bench.report import overload_rows
 
     def transport(other: int, probe_errors: int) -> dict[str, object]:
         latency = {"count": 3, "p50_ms": 5.0, "p99_ms": 9.0, "max_ms": 9.5}

@@ -17,16 +17,9 @@ import pytest
 from playwright.async_api import Page, Request, Response, WebSocket, expect
 
 from signup_app.accounts.validation import clean_signup
-from tests.app_server import AppServer
-from tests.browser.test_signup_browser import (
-    IDLE,
-    WebSocketLog,
-    account_rows,
-    fill_form,
-    http_get,
-    open_signup,
-    unique_email,
-)
+from tests.harness.browser import IDLE, WebSocketLog, account_rows, fill_form, http_get, open_signup
+from tests.harness.data import unique_email
+from tests.harness.server import AppServer
 
 # The browser lives on the session event loop (see conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -163,7 +156,7 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
     assert not urls_carrying([page.url], bad_password), page.url
 
     # Fixed from the server-rendered page (the name as the server refilled it): 303 to the welcome.
-    email = unique_email()
+    email = unique_email("browser")
     await page.get_by_label("Email", exact=True).fill(email)
     await page.get_by_label("Password", exact=True).fill(password)
     async with page.expect_response(lambda r: urlsplit(r.url).path == "/signup/welcome") as welcomed:
@@ -217,7 +210,7 @@ async def test_with_javascript_the_journey_goes_over_the_websocket_and_never_pos
         await expect_invalid_with_message(page, field_id, message)
     await expect_valid(page, "name")
 
-    email = unique_email()
+    email = unique_email("browser")
     await page.get_by_label("Email", exact=True).fill(email)
     await page.get_by_label("Password", exact=True).fill(password)
     await page.locator("#submit").click()

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.app_server import AppServer
+from tests.harness.server import AppServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.app_server import AppServer
-from tests.browser.test_signup_browser import (
+from tests.harness.browser import (
     EMAIL_NO_AT,
     NAME_MISSING,
     PASSWORD_SHORT,
@@ -23,6 +22,7 @@ from tests.browser.test_signup_browser import (
     fill_form,
     open_signup,
 )
+from tests.harness.server import AppServer
 
 # The browser lives on the session event loop (see conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]

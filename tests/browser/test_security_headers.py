@@ -14,14 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import ConsoleMessage, Page, Response, expect
 
-from tests.app_server import AppServer
-from tests.browser.test_signup_browser import (
-    GOOD_PASSWORD,
-    account_rows,
-    fill_form,
-    open_signup,
-    unique_email,
-)
+from tests.harness.browser import GOOD_PASSWORD, account_rows, fill_form, open_signup
+from tests.harness.data import unique_email
+from tests.harness.server import AppServer
 
 # The browser lives on the session event loop (see conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -75,7 +70,7 @@ async def test_the_page_hydrates_and_signs_up_without_a_policy_violation(
     # React hydrated the prerendered key input, and the page's on_load filled it over the websocket.
     await expect(page.locator("input[name=signup_key]")).to_have_value(KEY_FORMAT)
 
-    name, email = "Grace Hopper", unique_email()
+    name, email = "Grace Hopper", unique_email("browser")
     await fill_form(page, name=name, email=email, password=GOOD_PASSWORD)
     await page.locator("#submit").click()
     await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")

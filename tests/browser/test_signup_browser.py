@@ -11,21 +11,33 @@ import json
 import os
 import re
 import sqlite3
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from playwright.async_api import Page, WebSocket, WebSocketRoute, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
-from tests.app_server import AppServer
+from tests.harness.browser import (
+    EMAIL_NO_AT,
+    GOOD_PASSWORD,
+    IDLE,
+    NAME_MISSING,
+    PASSWORD_SHORT,
+    SHORT_PASSWORD,
+    WebSocketLog,
+    account_rows,
+    expect_field_error,
+    fill_form,
+    http_get,
+    open_signup,
+)
+from tests.harness.data import unique_email
+from tests.harness.server import AppServer
 
 # The browser lives on the session event loop (see conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -37,17 +49,7 @@ EXPECTED_MARKUP = {
     "password": ("Password", "password", "new-password"),
 }
 
-# The messages the user sees (signup_app/accounts/validation.py; the email one is email-validator's).
-NAME_MISSING = "Enter your name."
-EMAIL_NO_AT = "An email address must have an @-sign."
-PASSWORD_SHORT = "Password must be at least 15 characters (it has 5)."
-
-# Random enough for zxcvbn, unrelated to any name or address used here.
-GOOD_PASSWORD = "copper kettle orbit lantern 93"
-SHORT_PASSWORD = "short"
-
 SUBMITTING = "Creating account…"
-IDLE = "Create account"
 
 
 async def screenshot(page: Page, name: str) -> None:
@@ -57,80 +59,10 @@ async def screenshot(page: Page, name: str) -> None:
         await page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
-def unique_email() -> str:
-    return f"browser-{uuid.uuid4().hex[:16]}@example.com"
-
-
-async def open_signup(page: Page, app_server: AppServer) -> None:
-    """Load the page and wait until it is hydrated (the submit button is enabled then)."""
-    async with page.expect_websocket() as websocket:
-        await page.goto(f"{app_server.url}/")
-    event_url = (await websocket.value).url
-    # The build bakes the backend's address into .web/; another `reflex run` in this checkout
-    # rebuilds it, and the page then talks to that server (and its database) instead.
-    assert urlsplit(event_url).port == app_server.port, (
-        f"the page's websocket goes to {event_url}, not to the test server on port "
-        f"{app_server.port}: another `reflex run` rebuilt the shared .web/ directory"
-    )
-    await expect(page.locator("#submit")).to_be_enabled()
-
-
-async def fill_form(page: Page, *, name: str, email: str, password: str) -> None:
-    await page.get_by_label("Name", exact=True).fill(name)
-    await page.get_by_label("Email", exact=True).fill(email)
-    await page.get_by_label("Password", exact=True).fill(password)
-
-
-async def expect_field_error(page: Page, field_id: str, message: str) -> None:
-    """The field is marked invalid and its aria-describedby element(s) carry the message."""
-    field_input = page.locator(f"#{field_id}")
-    await expect(field_input).to_have_attribute("aria-invalid", "true")
-    described_by = await field_input.get_attribute("aria-describedby")
-    assert described_by, f"#{field_id} has no aria-describedby"
-    ids = described_by.split()
-    described = page.locator(", ".join(f"[id='{i}']" for i in ids))
-    await expect(described.filter(has_text=message)).to_have_count(1)
-    # And assistive technology computes the same description for the input.
-    await expect(field_input).to_have_accessible_description(re.compile(re.escape(message)))
-
-
 async def expect_field_valid(page: Page, field_id: str) -> None:
     field_input = page.locator(f"#{field_id}")
     await expect(field_input).to_have_attribute("aria-invalid", "false")
     await expect(page.locator(f"#{field_id}-error")).to_have_text("")
-
-
-def account_rows(app_server: AppServer, email: str) -> list[sa.Row]:
-    engine = sa.create_engine(app_server.db_url)
-    try:
-        with engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.text("SELECT name, email, password_hash FROM account WHERE lower(email) = :email"),
-                    {"email": email.lower()},
-                )
-            )
-    finally:
-        engine.dispose()
-
-
-@dataclass
-class WebSocketLog:
-    """Every websocket frame the page sent and received, as text."""
-
-    sent: list[str] = field(default_factory=list)
-    received: list[str] = field(default_factory=list)
-
-    def attach(self, ws: WebSocket) -> None:
-        ws.on("framesent", lambda payload: self.sent.append(_text(payload)))
-        ws.on("framereceived", lambda payload: self.received.append(_text(payload)))
-
-    def submit_frames(self) -> list[str]:
-        return [frame for frame in self.sent if ".submit" in frame]
-
-
-def _text(payload: str | bytes) -> str:
-    return payload if isinstance(payload, str) else payload.decode("utf-8", errors="replace")
 
 
 @pytest.fixture
@@ -160,12 +92,6 @@ def sqlite_write_lock(db_url: str) -> Iterator[None]:
 
 
 # --- 1. Markup -----------------------------------------------------------------------------------
-
-
-def http_get(url: str) -> str:
-    """A plain HTTP GET: what a client without JavaScript receives."""
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
-        return response.read().decode("utf-8")
 
 
 class _FormMarkup(HTMLParser):
@@ -305,7 +231,7 @@ async def test_fixing_errors_shows_welcome_and_stores_argon2id_hash(
     page: Page, app_server: AppServer
 ) -> None:
     await open_signup(page, app_server)
-    email = unique_email()
+    email = unique_email("browser")
     await fill_form(page, name="Grace Hopper", email="not-an-email", password=SHORT_PASSWORD)
     await page.locator("#submit").click()
     await expect_field_error(page, "email", EMAIL_NO_AT)
@@ -337,7 +263,7 @@ async def test_pending_state_blocks_a_second_submit(
     page: Page, ws_log: WebSocketLog, app_server: AppServer
 ) -> None:
     await open_signup(page, app_server)
-    email = unique_email()
+    email = unique_email("browser")
     await fill_form(page, name="Katherine Johnson", email=email, password=GOOD_PASSWORD)
     submit = page.locator("#submit")
 
@@ -374,7 +300,7 @@ async def test_password_never_reaches_urls_frames_storage_or_log(
     log_before = len(app_server.log_text())
 
     await open_signup(page, app_server)
-    email = unique_email()
+    email = unique_email("browser")
     # First a rejected submit (the password is not the bad field), then the accepted one.
     await fill_form(page, name="Dorothy Vaughan", email="not-an-email", password=sentinel)
     await page.locator("#submit").click()

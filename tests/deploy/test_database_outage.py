@@ -10,22 +10,19 @@ import pytest
 
 from signup_app.accounts.registration import UNAVAILABLE
 from signup_app.accounts.validation import FORM
-from tests.deploy.conftest import (
+from tests.harness.client import form
+from tests.harness.data import strong_password, unique_email
+from tests.harness.deploy import (
     ARGON2ID,
     SERVICE_START_S,
     ClientFactory,
     Deployment,
-    PostgresCluster,
     assert_log_hygiene,
     deployment_of,
-    postgres_cluster,
-    redis_server,
-    strong_password,
-    throwaway_database,
-    unique_email,
-    wait_until,
 )
-from tests.wire.client import form
+from tests.harness.owned_services import PostgresCluster, postgres_cluster, redis_server
+from tests.harness.services import throwaway_database
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.deploy
 

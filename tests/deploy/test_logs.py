@@ -10,22 +10,11 @@ import pytest
 
 from signup_app.accounts.registration import SERVER_ERROR, UNAVAILABLE
 from signup_app.accounts.validation import FORM
-from tests.deploy.conftest import (
-    ARGON2ID,
-    ClientFactory,
-    Deployment,
-    assert_log_hygiene,
-    parse_log_lines,
-    unique_email,
-)
-from tests.wire.client import ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, form
+from tests.harness.client import ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, form
+from tests.harness.data import sentinel_password, unique_email
+from tests.harness.deploy import ARGON2ID, ClientFactory, Deployment, assert_log_hygiene, parse_log_lines
 
 pytestmark = pytest.mark.deploy
-
-
-def sentinel_password() -> str:
-    """A strong password found nowhere else: its hex part is what the log is searched for."""
-    return f"Sentinel-{uuid.uuid4().hex}-horse-battery"
 
 
 def libpq_url(sqlalchemy_url: str) -> str:

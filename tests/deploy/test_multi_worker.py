@@ -10,16 +10,9 @@ import pytest
 import redis
 
 from signup_app.accounts.registration import EMAIL_TAKEN
-from tests.deploy.conftest import (
-    ARGON2ID,
-    ClientFactory,
-    DeployClient,
-    Deployment,
-    assert_log_hygiene,
-    strong_password,
-    unique_email,
-)
-from tests.wire.client import form
+from tests.harness.client import form
+from tests.harness.data import strong_password, unique_email
+from tests.harness.deploy import ARGON2ID, ClientFactory, DeployClient, Deployment, assert_log_hygiene
 
 pytestmark = pytest.mark.deploy
 

@@ -7,16 +7,10 @@ import time
 import pytest
 
 from signup_app.accounts.registration import UNAVAILABLE
-from tests.deploy.conftest import (
-    SERVICE_START_S,
-    ClientFactory,
-    Deployment,
-    assert_log_hygiene,
-    strong_password,
-    unique_email,
-    wait_until,
-)
-from tests.wire.client import form
+from tests.harness.client import form
+from tests.harness.data import strong_password, unique_email
+from tests.harness.deploy import SERVICE_START_S, ClientFactory, Deployment, assert_log_hygiene
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.deploy
 

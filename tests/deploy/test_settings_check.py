@@ -13,8 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.app_server import ROOT, free_port
-from tests.deploy.conftest import throwaway_database, wait_until
+from tests.harness.server import ROOT, free_port
+from tests.harness.services import throwaway_database
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.deploy
 

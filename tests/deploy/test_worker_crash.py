@@ -10,18 +10,17 @@ import time
 import pytest
 
 from signup_app.accounts.models import signup_key_hash
-from tests.deploy.conftest import (
+from tests.harness.client import WAIT_S, form
+from tests.harness.data import strong_password, unique_email
+from tests.harness.deploy import (
     ARGON2ID,
     SERVICE_START_S,
     ClientFactory,
     DeployClient,
     Deployment,
     assert_log_hygiene,
-    strong_password,
-    unique_email,
-    wait_until_async,
 )
-from tests.wire.client import WAIT_S, form
+from tests.harness.waiting import wait_until_async
 
 pytestmark = pytest.mark.deploy
 

@@ -3,67 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from html.parser import HTMLParser
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from signup_app.accounts.models import Account
-from signup_app.accounts.validation import email_key
-from tests.app_server import ROOT, AppServer
-from tests.wire.client import SIGNUP_STATE, WAIT_S, WireClient
-
-ClientFactory = Callable[[], Awaitable[WireClient]]
-
-
-@dataclass
-class Accounts:
-    """Read access to the server's accounts table."""
-
-    engine: Engine
-
-    def count(self) -> int:
-        with Session(self.engine) as session:
-            return session.exec(select(sa.func.count()).select_from(Account)).one()
-
-    def with_email(self, email: str) -> list[Account]:
-        """The accounts whose email matches under the email key (as the unique index compares)."""
-        with Session(self.engine) as session:
-            query = select(Account).where(Account.email_key == email_key(email.strip()))
-            return list(session.exec(query).all())
-
-
-@dataclass
-class LogWindow:
-    """The server's log from the moment the window was opened."""
-
-    server: AppServer
-    offset: int
-
-    def text(self) -> str:
-        return self.server.log_text()[self.offset :]
-
-    def compact(self) -> str:
-        """The text without whitespace: Rich wraps long log lines at 80 columns."""
-        return "".join(self.text().split())
+from tests.harness.client import WAIT_S, WireClient
+from tests.harness.server import ROOT, AppServer
+from tests.harness.wire import Accounts, ClientFactory, LogWindow
 
 
 @pytest.fixture(scope="session")
 def accounts(app_server: AppServer) -> Iterator[Accounts]:
     """The accounts table of the server's database."""
-    engine = sa.create_engine(app_server.db_url)
-    try:
-        yield Accounts(engine)
-    finally:
-        engine.dispose()
+    with Accounts.of(app_server.db_url) as accounts:
+        yield accounts
 
 
 @pytest.fixture
@@ -76,7 +31,7 @@ def server_log(app_server: AppServer) -> LogWindow:
 def states_dir(app_server: AppServer) -> Path:
     """Where the server's disk state manager writes its pickles.
 
-    tests/app_server.py points REFLEX_STATES_WORKDIR beside the log; a server started
+    tests/harness/server.py points REFLEX_STATES_WORKDIR beside the log; a server started
     without it uses Reflex's default, `.states` in its working directory (ROOT).
     """
     beside_log = app_server.log_path.parent / ".states"
@@ -100,94 +55,8 @@ async def connect(app_server: AppServer) -> AsyncIterator[ClientFactory]:
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
 
 
-def state_file(folder: Path, token: str, state_name: str = SIGNUP_STATE) -> Path:
-    """The pickle the disk state manager writes for one state of one tab."""
-    # reflex.istate.manager.disk: md5 of BaseStateToken's key "<token>_<state full name>".
-    return folder / f"{hashlib.md5(f'{token}_{state_name}'.encode()).hexdigest()}.pkl"  # noqa: S324
-
-
-def files_modified_since(folder: Path, since: float) -> list[Path]:
-    """Files in folder whose modification time is at or after `since`."""
-    if not folder.is_dir():
-        return []
-    return [path for path in folder.iterdir() if path.is_file() and path.stat().st_mtime >= since]
-
-
-# --- The HTTP transports ------------------------------------------------------------------------------
-
-# The ids of the form page's message elements, and the error key each one shows.
-ERROR_ELEMENT_IDS = {f"{key}-error": key for key in ("name", "email", "password", "form")}
-
-
-class _ErrorTexts(HTMLParser):
-    """Collects the text of the elements whose id is one of ERROR_ELEMENT_IDS (entities decoded)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.texts: dict[str, str] = {}
-        self._open: list[tuple[str, str | None]] = []  # (tag, error key or None), innermost last
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element_id = dict(attrs).get("id") or ""
-        key = ERROR_ELEMENT_IDS.get(element_id)
-        if key is not None:
-            assert key not in self.texts, f"two elements with id {element_id!r}"
-            self.texts[key] = ""
-        if tag not in {"input", "meta", "br", "img", "hr", "link"}:  # void elements never close
-            self._open.append((tag, key))
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._open:
-            if self._open.pop()[0] == tag:
-                break
-
-    def handle_data(self, data: str) -> None:
-        for _tag, key in reversed(self._open):
-            if key is not None:
-                self.texts[key] += data
-                break
-
-
-def page_error_texts(html: str) -> dict[str, str]:
-    """Every message element of a form page and its text, empty ones included."""
-    parser = _ErrorTexts()
-    parser.feed(html)
-    parser.close()
-    return parser.texts
-
-
-def page_errors(html: str) -> dict[str, str]:
-    """The {field or "form": message} errors a form page shows (its non-empty message elements)."""
-    return {key: text for key, text in page_error_texts(html).items() if text}
-
-
 @pytest.fixture
 async def http(app_server: AppServer) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the server; it follows no redirects and sends no Origin unless told."""
     async with httpx.AsyncClient(base_url=app_server.url, timeout=WAIT_S) as client:
         yield client
-
-
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-
-
-def browser_headers(app_server: AppServer) -> dict[str, str]:
-    """What a browser sends with a form POST from the server's own page."""
-    return {"Origin": app_server.url, "Sec-Fetch-Site": "same-origin", "Content-Type": FORM_CONTENT_TYPE}
-
-
-async def post_form(
-    http: httpx.AsyncClient, app_server: AppServer, fields: dict[str, str], path: str = "/signup"
-) -> httpx.Response:
-    """A form POST as the browser sends it: urlencoded, typed even when there is no field."""
-    return await http.post(path, content=urlencode(fields), headers=browser_headers(app_server))
-
-
-async def get_welcome(http: httpx.AsyncClient, created: httpx.Response) -> httpx.Response:
-    """The welcome page a 303 points to, sent the cookie that 303 set.
-
-    In production the cookie is Secure (and __Host-): httpx keeps it but sends it only over https,
-    while a browser also sends it to http://127.0.0.1, where the test server runs.
-    """
-    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in created.cookies.jar)
-    return await http.get(created.headers["location"], headers={"Cookie": cookies})

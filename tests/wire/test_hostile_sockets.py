@@ -20,9 +20,9 @@ import pytest
 from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 from signup_app.web.hostile_events import FRONTEND_EXCEPTION
-from tests.app_server import AppServer
-from tests.wire.client import NAMESPACE, ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, WAIT_S, WireClient, form
-from tests.wire.conftest import ClientFactory, LogWindow
+from tests.harness.client import NAMESPACE, ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, WAIT_S, WireClient, form
+from tests.harness.server import AppServer
+from tests.harness.wire import ClientFactory, LogWindow
 
 pytestmark = pytest.mark.wire
 

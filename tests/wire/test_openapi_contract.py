@@ -36,8 +36,8 @@ from schemathesis.checks import positive_data_acceptance
 
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import SignupInput, clean_signup
-from tests.app_server import AppServer
-from tests.wire.conftest import Accounts
+from tests.harness.server import AppServer
+from tests.harness.wire import Accounts
 
 pytestmark = pytest.mark.wire
 

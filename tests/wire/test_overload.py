@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from signup_app.accounts.passwords import HASH_THREADS
 from signup_app.accounts.registration import BUSY
-from tests.app_server import AppServer, start_app_server
-from tests.conftest import migrate
-from tests.wire.client import ROOT_STATE, WAIT_S, WireClient, form, settled, state_vars
-from tests.wire.conftest import FORM_CONTENT_TYPE, Accounts, page_error_texts
+from tests.harness.abuse import LimitedServer, serving
+from tests.harness.client import ROOT_STATE, WAIT_S, WireClient, form, settled, state_vars
+from tests.harness.data import signup_fields
+from tests.harness.wire import FORM_CONTENT_TYPE, page_error_texts
 
 pytestmark = pytest.mark.wire
 
@@ -33,46 +31,23 @@ FORM_POSTS = 12
 SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|Error processing event|signup failed")
 
 
-def unique_email(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex}@example.com"
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
-
-
-def fields(tag: str) -> dict[str, str]:
-    return {"name": f"Burst {tag}", "email": unique_email(tag), "password": strong_password()}
-
-
 @pytest.fixture(scope="module")
-def tiny_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppServer, Accounts]]:
+def tiny_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]:
     """A server that lets one hash wait beyond its hash threads; no other limit gets in the way."""
-    folder = tmp_path_factory.mktemp("overload")
-    url = f"sqlite:///{folder / 'accounts.db'}"
-    migrate(url)
     env = {
         "SIGNUP_MAX_WAITING_HASHES": str(MAX_WAITING_HASHES),
         "SIGNUP_RATE_LIMIT_PER_EMAIL": "100000/minute",
         "SIGNUP_RATE_LIMIT_PER_ADDRESS": "100000/minute",
         "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "1000",
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in ("REFLEX_REDIS_URL", "SIGNUP_TRUSTED_PROXIES"):
-            patch.delenv(variable, raising=False)
-        server = start_app_server(url, folder / "server.log", extra_env=env)
-    engine = sa.create_engine(url)
-    try:
-        yield server, Accounts(engine)
-    finally:
-        engine.dispose()
-        server.stop()
+    with serving(tmp_path_factory, "overload", env) as served:
+        yield served
 
 
 async def test_a_burst_beyond_the_queue_is_answered_busy_at_once_on_every_transport(
-    tiny_queue: tuple[AppServer, Accounts],
+    tiny_queue: LimitedServer,
 ) -> None:
-    server, accounts = tiny_queue
+    server, accounts = tiny_queue.app, tiny_queue.accounts
     log_offset = len(server.log_text())
     tabs = [WireClient(server.url) for _ in range(TABS)]
     bystander = WireClient(server.url)
@@ -80,9 +55,9 @@ async def test_a_burst_beyond_the_queue_is_answered_busy_at_once_on_every_transp
     browser = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_S) as http:
-            tab_forms = [fields(f"tab{i}") for i in range(TABS)]
-            json_bodies = [fields(f"json{i}") for i in range(JSON_POSTS)]
-            form_bodies = [fields(f"form{i}") for i in range(FORM_POSTS)]
+            tab_forms = [signup_fields(f"tab{i}") for i in range(TABS)]
+            json_bodies = [signup_fields(f"json{i}") for i in range(JSON_POSTS)]
+            form_bodies = [signup_fields(f"form{i}") for i in range(FORM_POSTS)]
             json_posts = [asyncio.create_task(http.post("/api/signup", json=body)) for body in json_bodies]
             form_posts = [
                 asyncio.create_task(
@@ -152,5 +127,5 @@ async def test_a_burst_beyond_the_queue_is_answered_busy_at_once_on_every_transp
 
     # Every place was given back: with the burst over, a signup goes through.
     async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_S) as http:
-        after = await http.post("/api/signup", json=fields("after"))
+        after = await http.post("/api/signup", json=signup_fields("after"))
     assert after.status_code == 201, after.text

@@ -19,10 +19,10 @@ import socketio.exceptions
 from multidict import CIMultiDict
 
 from signup_app.web.transports.http import CROSS_SITE
-from tests.app_server import AppServer
-from tests.wire.client import WAIT_S, WireClient, form
-from tests.wire.conftest import FORM_CONTENT_TYPE, page_errors
-from tests.wire.test_abuse import Served, new_addresses, serving
+from tests.harness.abuse import LimitedServer, new_addresses, serving
+from tests.harness.client import WAIT_S, WireClient, form
+from tests.harness.server import AppServer
+from tests.harness.wire import FORM_CONTENT_TYPE, page_errors
 
 pytestmark = pytest.mark.wire
 
@@ -35,7 +35,7 @@ PUBLIC_FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "signup.ex
 
 
 @pytest.fixture(scope="module")
-def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]:
     """A server behind a trusted proxy at 127.0.0.1, PER_ADDRESS attempts per address, one further origin."""
     env = {
         "REFLEX_CORS_ALLOWED_ORIGINS": PARTNER,
@@ -58,7 +58,7 @@ def incomplete() -> dict[str, str]:
     return {"name": "", "email": f"proxy-{uuid.uuid4().hex}@example.com", "password": "short"}
 
 
-async def websocket_attempt(served: Served, headers: CIMultiDict[str]) -> str:
+async def websocket_attempt(served: LimitedServer, headers: CIMultiDict[str]) -> str:
     """One websocket submit; its form-level message ("" if none)."""
     client = WireClient(served.url, headers=headers)
     try:
@@ -76,7 +76,7 @@ async def json_attempt(http: httpx.AsyncClient, headers: CIMultiDict[str]) -> st
     return response.json()["errors"].get("form", "")
 
 
-async def form_attempt(http: httpx.AsyncClient, served: Served, headers: CIMultiDict[str]) -> str:
+async def form_attempt(http: httpx.AsyncClient, served: LimitedServer, headers: CIMultiDict[str]) -> str:
     browser = [("Origin", served.url), ("Sec-Fetch-Site", "same-origin"), ("Content-Type", FORM_CONTENT_TYPE)]
     response = await http.post(
         "/signup", content=urlencode(incomplete()), headers=[*browser, *headers.items()]
@@ -86,7 +86,7 @@ async def form_attempt(http: httpx.AsyncClient, served: Served, headers: CIMulti
 
 
 async def test_every_transport_names_the_same_client_from_several_forwarded_lines(
-    behind_proxy: Served,
+    behind_proxy: LimitedServer,
 ) -> None:
     client, bystander = new_addresses(2)
     async with httpx.AsyncClient(base_url=behind_proxy.url, timeout=WAIT_S) as http:
@@ -108,7 +108,7 @@ async def test_every_transport_names_the_same_client_from_several_forwarded_line
         assert not TOO_MANY.fullmatch(await json_attempt(http, lines(client, bystander)))
 
 
-async def test_the_public_origin_counts_from_a_trusted_proxy(behind_proxy: Served) -> None:
+async def test_the_public_origin_counts_from_a_trusted_proxy(behind_proxy: LimitedServer) -> None:
     client = WireClient(behind_proxy.url, origin=PUBLIC, headers=PUBLIC_FORWARDED)
     try:
         await client.connect()  # returns once the tab is hydrated
@@ -145,7 +145,7 @@ def test_the_test_server_runs_without_an_origin_setting(app_server: AppServer) -
     assert "REFLEX_CORS_ALLOWED_ORIGINS" not in app_server.environment()
 
 
-async def test_a_listed_origin_is_accepted_besides_the_own(behind_proxy: Served) -> None:
+async def test_a_listed_origin_is_accepted_besides_the_own(behind_proxy: LimitedServer) -> None:
     client = WireClient(behind_proxy.url, origin=PARTNER)
     try:
         await client.connect()  # returns once the tab is hydrated

@@ -18,9 +18,9 @@ import pytest
 
 from signup_app.accounts.passwords import verify_password
 from signup_app.accounts.registration import EMAIL_TAKEN
-from tests.app_server import AppServer
-from tests.wire.client import form
-from tests.wire.conftest import Accounts, ClientFactory, get_welcome, page_errors, post_form
+from tests.harness.client import form
+from tests.harness.server import AppServer
+from tests.harness.wire import Accounts, ClientFactory, get_welcome, page_errors, post_form
 
 pytestmark = pytest.mark.wire
 

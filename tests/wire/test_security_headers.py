@@ -9,14 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import uuid
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 
-from tests.app_server import AppServer
-from tests.wire.conftest import Accounts, browser_headers, get_welcome, post_form
+from tests.harness.data import signup_fields
+from tests.harness.server import AppServer
+from tests.harness.wire import Accounts, browser_headers, get_welcome, post_form
 
 pytestmark = pytest.mark.wire
 
@@ -29,17 +29,8 @@ COMMON = {
 }
 
 
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
-
-
 def fields(tag: str, **extra: str) -> dict[str, str]:
-    return {
-        "name": "Header Tester",
-        "email": f"{tag}-{uuid.uuid4().hex}@example.com",
-        "password": strong_password(),
-        **extra,
-    }
+    return signup_fields(tag, name="Header Tester", **extra)
 
 
 def directives(response: httpx.Response) -> dict[str, list[str]]:

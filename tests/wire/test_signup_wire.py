@@ -23,15 +23,10 @@ from signup_app.accounts.passwords import verify_password
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, clean_signup
 from signup_app.web.transports.websocket import SERVER_ERROR
-from tests.app_server import AppServer
-from tests.wire.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
-from tests.wire.conftest import (
-    Accounts,
-    ClientFactory,
-    LogWindow,
-    files_modified_since,
-    state_file,
-)
+from tests.harness.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
+from tests.harness.data import sentinel_core, sentinel_password, strong_password, unique_email
+from tests.harness.server import AppServer
+from tests.harness.wire import Accounts, ClientFactory, LogWindow, files_modified_since, state_file
 
 pytestmark = pytest.mark.wire
 
@@ -40,23 +35,6 @@ ARGON2_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
 SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|Error processing event|signup failed")
 # File-system timestamps come from a coarse clock that can lag time.time() by a tick.
 CLOCK_SLACK_S = 0.05
-
-
-def unique_email(tag: str = "wire") -> str:
-    return f"{tag}-{uuid.uuid4().hex}@example.com"
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
-
-
-def sentinel() -> str:
-    """A password that appears nowhere else: its hex part is searched for."""
-    return f"Sentinel-{uuid.uuid4().hex}-horse-battery"
-
-
-def sentinel_core(password: str) -> str:
-    return password.split("-")[1]
 
 
 def lines_with(log: LogWindow, text: str) -> list[str]:
@@ -135,7 +113,7 @@ async def test_password_is_in_no_frame_log_or_state_file(
     states_dir: Path,
 ) -> None:
     started = time.time()
-    password = sentinel()
+    password = sentinel_password()
     core = sentinel_core(password)
     email = unique_email("sentinel")
     clients: list[WireClient] = []
@@ -208,7 +186,7 @@ class BadInput:
 _DROP = object()
 COMMON_PASSWORD = PasswordStrengthValidator.common_message
 PERSONAL_PASSWORD = PasswordStrengthValidator.personal_message
-# The largest strings a frame can carry: frames over 64 KB are refused (tests/wire/test_abuse.py).
+# The largest strings a frame can carry: frames over 64 KB are refused (tests/wire/abuse/test_sockets.py).
 _LARGE = 60 * 1024
 
 
@@ -321,7 +299,7 @@ async def test_bad_input_is_rejected_without_error(
 ) -> None:
     bystander = await connect()
     client = await connect()
-    email, password = unique_email("bad"), sentinel()
+    email, password = unique_email("bad"), sentinel_password()
     rows_before = accounts.count()
 
     start = len(client.messages)

@@ -17,9 +17,10 @@ import pytest
 
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, SignupInput, clean_signup
-from tests.app_server import AppServer
-from tests.wire.client import form
-from tests.wire.conftest import Accounts, ClientFactory, get_welcome, page_error_texts, page_errors, post_form
+from tests.harness.client import form
+from tests.harness.data import strong_password, unique_email
+from tests.harness.server import AppServer
+from tests.harness.wire import Accounts, ClientFactory, get_welcome, page_error_texts, page_errors, post_form
 
 pytestmark = pytest.mark.wire
 
@@ -29,14 +30,6 @@ TRANSPORTS = ("websocket", "form", "json")
 
 COMMON = PasswordStrengthValidator.common_message
 PERSONAL = PasswordStrengthValidator.personal_message
-
-
-def unique_email(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex}@example.com"
-
-
-def strong_password() -> str:
-    return f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
 
 
 # --- The three transports, each answering with the errors it shows --------------------------------

@@ -13,7 +13,7 @@ from signup_app.accounts import Registered, Rejected, register_account
 from signup_app.accounts import registration as registration_module
 from signup_app.accounts.rate_limits import signup_limiter
 from signup_app.accounts.registration import EMAIL_TAKEN
-from tests.conftest import unavailable
+from tests.harness.services import unavailable
 
 PASSWORD = "copper kettle rain ladder"
 TOO_MANY = re.compile(r"^Too many attempts, try again in [1-9]\d* seconds\.$")

@@ -13,7 +13,6 @@ back as an `event` message `{"delta": {state: {var_rx_state_: value}}, "events":
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,17 +22,15 @@ import engineio.json
 import socketio
 import socketio.packet
 from multidict import CIMultiDict
-from reflex.state import State, _resolve_delta, state_snapshot_hashes
+from reflex.state import State
 from reflex_base.constants import Reflex
-from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
 from signup_app.web.transports.websocket import SignupState
+from tests.harness.protocol import NAMESPACE, ROUTER_DATA, app_protocol, delta_vars
 
-NAMESPACE = "/_event"
 SOCKETIO_PATH = "_event"
-ROUTER_DATA: Mapping[str, str] = {"pathname": "/", "asPath": "/"}
 ROOT_STATE = State.get_full_name()
 SIGNUP_STATE = SignupState.get_full_name()
 SUBMIT_EVENT = f"{SIGNUP_STATE}.submit"
@@ -44,16 +41,9 @@ WAIT_S = 20.0
 Message = dict[str, Any]
 
 
-@functools.cache
-def initial_state_hashes() -> list[str]:
-    """The hashes of the compiled initial state that the browser sends on its first hydrate."""
-    snapshot = asyncio.run(_resolve_delta(State(_reflex_internal_init=True).dict(initial=True)))
-    return state_snapshot_hashes(snapshot)
-
-
 async def _initial_state_hashes() -> list[str]:
-    # asyncio.run cannot nest in a running loop: compute once in a worker thread.
-    return await asyncio.to_thread(initial_state_hashes)
+    # app_protocol runs an event loop of its own: not in this one.
+    return (await asyncio.to_thread(app_protocol))["hashes"]
 
 
 def form(**fields: object) -> dict[str, list[list[object]]]:
@@ -63,10 +53,7 @@ def form(**fields: object) -> dict[str, list[list[object]]]:
 
 def state_vars(message: Message, state_name: str = SIGNUP_STATE) -> dict[str, Any] | None:
     """One state's vars in a message's delta, with Reflex's var suffix removed."""
-    changes = (message.get("delta") or {}).get(state_name)
-    if changes is None:
-        return None
-    return {name.removesuffix(FIELD_MARKER): value for name, value in changes.items()}
+    return delta_vars(message.get("delta") or {}, state_name)
 
 
 def settled(message: Message) -> bool:
@@ -178,9 +165,7 @@ class WireClient:
         return start
 
     async def submit_and_settle(
-        self,
-        form_data: object,
-        extra: Mapping[str, object] | None = None,
+        self, form_data: object, extra: Mapping[str, object] | None = None
     ) -> list[dict[str, Any]]:
         """Submit, wait for `pending` to go back to false, and return the signup deltas in order."""
         start = await self.submit(form_data, extra)
