@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import sqlalchemy
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -25,7 +26,7 @@ def engine_for(url: str) -> Engine:
             connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
             hide_parameters=True,  # SQL parameters (the hash) never reach a log or traceback
         )
-        sqlalchemy.event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sqlalchemy.create_engine(
         url,

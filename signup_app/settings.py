@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _rate_limit(cls, value: object, info: ValidationInfo) -> object:
-        name = cls.model_fields[info.field_name].validation_alias
+        name = cls.model_fields[info.field_name or ""].validation_alias
         try:
             limits.parse_many(value)  # type: ignore[arg-type]
         except (ValueError, TypeError):

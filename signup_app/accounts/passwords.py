@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -122,7 +122,7 @@ class HashPlace:
         self._admission.leave()
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> Generator[None]:
         """Run the block under this place (hashes in it take no other), then release it."""
         token = _holding_place.set(True)
         try:
