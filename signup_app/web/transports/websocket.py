@@ -95,6 +95,8 @@ def form_state(form: Form) -> type[FormState]:
         namespace[spec.name] = ""
         namespace[f"issue_{spec.name}"] = _issuer(spec.name)
     state = type(class_name, (FormState, rx.State), namespace)
+    # Reachable as an attribute of this module, as pickle (the state stores) looks classes up.
+    globals()[class_name] = state
     _STATES[form.name] = state
     _FORMS[state] = form
     return state
