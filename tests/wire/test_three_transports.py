@@ -17,14 +17,15 @@ import pytest
 
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, SignupInput, clean_signup
+from signup_app.web import routes
 from tests.app_server import AppServer
 from tests.wire.client import form
 from tests.wire.conftest import Accounts, ClientFactory, get_welcome, page_error_texts, page_errors, post_form
 
 pytestmark = pytest.mark.wire
 
-JSON_PATH = "/api/signup"
-WELCOME_PATH = "/signup/welcome"
+JSON_PATH = routes.SIGNUP_API
+WELCOME_PATH = routes.SIGNUP_WELCOME
 TRANSPORTS = ("websocket", "form", "json")
 
 COMMON = PasswordStrengthValidator.common_message
