@@ -253,7 +253,7 @@ async def test_valid_signup_creates_one_account(
         assert response.headers["location"] == WELCOME_PATH
         welcome = await get_welcome(http, response)
         assert welcome.status_code == 200
-        assert f'<h1 id="welcome" class="title">Welcome, {name}</h1>' in welcome.text
+        assert f'<h1 id="welcome" tabindex="-1" class="title">Welcome, {name}</h1>' in welcome.text
     else:
         response = await http.post(JSON_PATH, json=fields)
         assert response.status_code == 201, response.text
