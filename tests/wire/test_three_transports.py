@@ -1,8 +1,8 @@
 """One table of bad inputs, sent through all three transports: the same errors, byte for byte.
 
 The websocket event (as the browser sends it), the no-JavaScript form POST to /signup and the
-JSON POST to /api/signup all call register_account, so each bad input must come back with
-exactly the {field: message} errors that clean_signup (or register_account) gives, and no row.
+JSON POST to /api/signup all call register, so each bad input must come back with
+exactly the {field: message} errors that clean_signup (or register) gives, and no row.
 Every value is a string: a form POST can carry nothing else, and the other two get the same.
 """
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final
 
+from signup_app.accounts.validation import FORM
 from signup_app.web.forms.declaration import Field, Form
-
-# Key of an error that belongs to the whole form rather than one field.
-FORM_ERROR_KEY: Final = "form"
 
 
 class Kind(Enum):
@@ -99,8 +96,8 @@ def form_tree(form: Form) -> Element:
             Element(
                 "p",
                 {"id": "form-error", "role": "alert", "class": "form-error"},
-                (Slot(Kind.ERROR, FORM_ERROR_KEY),),
-                when_error=FORM_ERROR_KEY,
+                (Slot(Kind.ERROR, FORM),),
+                when_error=FORM,
             ),
             *(_field(f) for f in form.fields),
             Element(
