@@ -27,7 +27,7 @@ from reflex_base.constants import Reflex
 from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
-from signup_app.web.transports.websocket import SignupState
+from signup_app.web.pages.signup import SignupState
 from tests.harness.protocol import NAMESPACE, ROUTER_DATA, app_protocol, delta_vars
 
 SOCKETIO_PATH = "_event"

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from signup_app.accounts.models import Account
 from signup_app.accounts.validation import email_key
+from signup_app.web import routes
 from tests.harness.client import SIGNUP_STATE, WireClient
 from tests.harness.data import signup_fields
 from tests.harness.server import AppServer, Served
@@ -154,9 +155,9 @@ async def get_welcome(http: httpx.AsyncClient, created: httpx.Response) -> httpx
 
 # --- The HTTP routes: paths, limits, reading their answers -----------------------------------------
 
-FORM_PATH = "/signup"
-JSON_PATH = "/api/signup"
-WELCOME_PATH = "/signup/welcome"
+FORM_PATH = routes.SIGNUP_FORM
+JSON_PATH = routes.SIGNUP_API
+WELCOME_PATH = routes.SIGNUP_WELCOME
 LIMIT = 16 * 1024
 EVIL = "https://evil.example"
 JSON_TYPE = "application/json"

@@ -1,8 +1,8 @@
 """One table of bad inputs, sent through all three transports: the same errors, byte for byte.
 
 The websocket event (as the browser sends it), the no-JavaScript form POST to /signup and the
-JSON POST to /api/signup all call register_account, so each bad input must come back with
-exactly the {field: message} errors that clean_signup (or register_account) gives, and no row.
+JSON POST to /api/signup all call register, so each bad input must come back with
+exactly the {field: message} errors that clean_signup (or register) gives, and no row.
 Every value is a string: a form POST can carry nothing else, and the other two get the same.
 """
 
@@ -17,6 +17,7 @@ import pytest
 
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, SignupInput, clean_signup
+from signup_app.web import routes
 from tests.harness.client import form
 from tests.harness.data import strong_password, unique_email
 from tests.harness.server import AppServer
@@ -24,8 +25,8 @@ from tests.harness.wire import Accounts, ClientFactory, get_welcome, page_error_
 
 pytestmark = pytest.mark.wire
 
-JSON_PATH = "/api/signup"
-WELCOME_PATH = "/signup/welcome"
+JSON_PATH = routes.SIGNUP_API
+WELCOME_PATH = routes.SIGNUP_WELCOME
 TRANSPORTS = ("websocket", "form", "json")
 
 COMMON = PasswordStrengthValidator.common_message
@@ -245,7 +246,7 @@ async def test_valid_signup_creates_one_account(
         assert response.headers["location"] == WELCOME_PATH
         welcome = await get_welcome(http, response)
         assert welcome.status_code == 200
-        assert f'<h1 id="welcome" class="title">Welcome, {name}</h1>' in welcome.text
+        assert f'<h1 id="welcome" tabindex="-1" class="title">Welcome, {name}</h1>' in welcome.text
     else:
         response = await http.post(JSON_PATH, json=fields)
         assert response.status_code == 201, response.text

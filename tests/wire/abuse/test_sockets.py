@@ -16,7 +16,7 @@ import socketio.exceptions
 from reflex.state import State
 
 from signup_app.web.connection_cap import TOO_MANY_CONNECTIONS
-from signup_app.web.handler_allowlist import REFUSED
+from signup_app.web.handler_allowlist import refused_handlers
 from signup_app.web.hostile_events import FRONTEND_EXCEPTION, REFUSED_HANDLER, UNKNOWN_HANDLER
 from tests.harness.abuse import (
     PROXIED_MAX_CONNECTIONS,
@@ -255,7 +255,7 @@ def _forged_value(var: str, marker: str) -> object:
 def _refused_calls(marker: str) -> list[tuple[str, dict[str, Any]]]:
     """A call of every refused handler: setvar of every var of its state, the others with payloads."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    for name in sorted(REFUSED):
+    for name in sorted(refused_handlers()):
         state_name, _, handler = name.rpartition(".")
         path = tuple(state_name.split(".")[1:])
         state = State.get_class_substate(path) if path else State
