@@ -6,17 +6,18 @@ import reflex as rx
 from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
+import signup_app.accounts.models  # noqa: F401  # pyright: ignore[reportUnusedImport]  (registers the Account table)
 from signup_app import settings
-from signup_app.accounts import models  # noqa: F401  (registers the Account table)
 from signup_app.web import hostile_events, log_redaction, origins, routes
 from signup_app.web.connection_cap import ConnectionCap
 from signup_app.web.correlation import CorrelationId
 from signup_app.web.forms.signup import SIGNUP
 from signup_app.web.handler_allowlist import AllowlistMiddleware
 from signup_app.web.outages import backend_exception_handler
-from signup_app.web.pages.signup import SignupState, signup_page
+from signup_app.web.pages.signup import signup_page
 from signup_app.web.security_headers import SecurityHeaders
 from signup_app.web.transports import form_post, json_api
+from signup_app.web.transports.websocket import on_load_handlers
 
 # Every declared form: each gets its HTTP routes here, its State and page in signup_app.web.pages.
 FORMS = (SIGNUP,)
@@ -59,5 +60,5 @@ app.add_page(
     signup_page,
     route=routes.HOME,
     title=f"{SIGNUP.title} · signup_app",
-    on_load=SignupState.issue_signup_key,
+    on_load=on_load_handlers(SIGNUP),
 )

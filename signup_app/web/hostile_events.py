@@ -28,7 +28,9 @@ from reflex_base import constants
 
 # Reflex's own conversion of event arguments to the handler's annotations (reflex==0.10.1 is
 # pinned): running it here finds the payloads it would fail on, and log, before it does.
-from reflex_base.event.processor.base_state_processor import _transform_event_payload
+from reflex_base.event.processor.base_state_processor import (
+    _transform_event_payload,  # pyright: ignore[reportPrivateUsage]
+)
 from reflex_base.utils import types
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
@@ -98,7 +100,7 @@ def _arguments_fault(handler: EventHandler, payload: dict[str, Any]) -> str | No
         _signature(handler).bind(None, **payload)
     except TypeError:
         return BAD_ARGUMENT_NAMES
-    hints = handler._type_hints
+    hints = handler._type_hints  # pyright: ignore[reportPrivateUsage]  (Reflex's own cache of them)
     try:
         if hints is None:
             hints = types.get_type_hints(handler.fn)
@@ -213,7 +215,7 @@ class GuardedEventNamespace(EventNamespace):
             return None
         # python-socketio raises connect and disconnect while the socket is connecting or leaving;
         # on a connected socket they are packets the client sent (with its own "environ").
-        if event in _LIFECYCLE_EVENTS and self.server.manager.is_connected(args[0], self.namespace):
+        if event in _LIFECYCLE_EVENTS and self._server.manager.is_connected(args[0], self.namespace):
             await self._close(args[0], LIFECYCLE_EVENT)
             return None
         return await super().trigger_event(event, *args)
@@ -232,7 +234,7 @@ class GuardedEventNamespace(EventNamespace):
             return
         await super().on_client_error(sid, data)
 
-    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Refuse a handshake without a token or with a hostile boot event; otherwise Reflex's connect."""
         boot = auth.get(constants.CompileVars.CONNECT_AUTH_EVENT) if isinstance(auth, dict) else None
         reason = None
@@ -244,8 +246,8 @@ class GuardedEventNamespace(EventNamespace):
             _log(environ, reason)
             # Refusing the namespace leaves the transport open for another try: close it too,
             # once the refusal is sent.
-            if (eio_sid := self.server.manager.eio_sid_from_sid(sid, self.namespace)) is not None:
-                task = asyncio.create_task(self.server.eio.disconnect(eio_sid))
+            if (eio_sid := self._server.manager.eio_sid_from_sid(sid, self.namespace)) is not None:
+                task = asyncio.create_task(self._server.eio.disconnect(eio_sid))
                 _closing.add(task)
                 task.add_done_callback(_closing.discard)
             raise SocketConnectionRefused
@@ -266,8 +268,15 @@ class GuardedEventNamespace(EventNamespace):
             return
         await super().on_event(sid, data)
 
+    @property
+    def _server(self) -> AsyncServer:
+        """The Socket.IO server this namespace is registered with."""
+        if self.server is None:
+            raise RuntimeError("the guarded namespace is not registered with a server")
+        return self.server
+
     async def _close(self, sid: str, reason: str) -> None:
-        server: AsyncServer = self.server
+        server = self._server
         _log(server.get_environ(sid, self.namespace), reason)
         eio_sid = server.manager.eio_sid_from_sid(sid, self.namespace)
         # The namespace first (the client is told the server closed it), then the transport:
@@ -279,7 +288,7 @@ class GuardedEventNamespace(EventNamespace):
 
 def _guard_packets(server: AsyncServer) -> None:
     """Close the connection at a packet that does not decode, instead of logging a traceback."""
-    dispatch = server._handle_eio_message
+    dispatch = server._handle_eio_message  # pyright: ignore[reportPrivateUsage]  (wrapped, not replaced)
 
     async def on_message(eio_sid: str, data: str | bytes) -> None:
         if eio_sid not in server.environ:
@@ -309,6 +318,6 @@ def install(app: App) -> None:
     if current is None or server is None:
         return
     guarded = GuardedEventNamespace(current.namespace, app)
-    app._event_namespace = guarded
+    app._event_namespace = guarded  # pyright: ignore[reportPrivateUsage]  (Reflex has no setter)
     server.register_namespace(guarded)
     _guard_packets(server)

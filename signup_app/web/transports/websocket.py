@@ -70,7 +70,7 @@ def _submitter(payload: type) -> Callable[..., AsyncIterator[None]]:
         Clients can send any payload keys: unknown ones (even "self", hence the
         positional-only marker) are ignored rather than crashing the call.
         """
-        async for _ in self._submit(form_data):
+        async for _ in self._submit(form_data):  # pyright: ignore[reportPrivateUsage]
             yield
 
     # The form's own payload type, as Reflex reads it to convert the browser's form entries.
@@ -92,7 +92,8 @@ def _issuer(name: str) -> Callable[[FormState], None]:
 def form_state(form: Form) -> type[FormState]:
     """The form's State class, made on first call: ``{Name}State`` with a var per hidden field.
 
-    Its ``submit`` handler takes the form's payload type (see payload_type). Each hidden field (an idempotency key) also gets an ``issue_{name}`` handler, run on page load.
+    Its ``submit`` handler takes the form's payload type (see payload_type). Each hidden field
+    (an idempotency key) also gets an ``issue_{name}`` handler, run on page load.
     """
     if (state := _STATES.get(form.name)) is not None:
         return state
@@ -109,6 +110,12 @@ def form_state(form: Form) -> type[FormState]:
     _STATES[form.name] = state
     _FORMS[state] = form
     return state
+
+
+def on_load_handlers(form: Form) -> list[Any]:
+    """The handlers a form's page runs on load: one ``issue_{name}`` per hidden field."""
+    state = form_state(form)
+    return [getattr(state, f"issue_{spec.name}") for spec in form.hidden_fields]
 
 
 def form_states() -> tuple[type[FormState], ...]:
