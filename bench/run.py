@@ -36,9 +36,9 @@ from bench.overload import run_overload
 from bench.profiling import pyspy_record, top_frames
 from bench.report import WHY_CORES, build_rows, other_load, overload_rows, print_table
 from bench.server import postgresql_database, running_server, sqlite_database
-from tests.harness.databases import DatabaseUnavailableError, count_accounts
 from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server
+from tests.harness.services import DatabaseUnavailableError, count_accounts
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -14,8 +14,7 @@ import psycopg
 import pytest
 
 from tests.harness.server import ROOT, free_port
-from tests.harness.services import throwaway_database
-from tests.harness.waiting import wait_until
+from tests.harness.services import throwaway_database, wait_until
 
 pytestmark = pytest.mark.deploy
 
