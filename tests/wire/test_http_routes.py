@@ -83,12 +83,10 @@ async def test_websocket_refuses_a_foreign_origin(
     elif origin == "development-frontend":
         origin = "http://localhost:3000"
     client = WireClient(app_server.url, origin=origin)
-    try:
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            await client.connect()
-        assert client.messages == []
-    finally:
-        await client.close()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        async with client:
+            pass
+    assert client.messages == []
     # Why: the engine.io server refuses the Origin itself (python-socketio's error says only
     # "Connection error"), while its own origin gets past that check.
     refused = await http.get(HANDSHAKE, headers={"Origin": origin})
@@ -99,11 +97,8 @@ async def test_websocket_refuses_a_foreign_origin(
 
 async def test_websocket_accepts_its_own_origins(app_server: AppServer) -> None:
     for origin in own_origins(app_server):
-        client = WireClient(origin, origin=origin)
-        try:
-            await client.connect()  # returns once the tab is hydrated
-        finally:
-            await client.close()
+        async with WireClient(origin, origin=origin):
+            pass  # entered once the tab is hydrated
 
 
 # --- The password stays out of every response ---------------------------------------------------------

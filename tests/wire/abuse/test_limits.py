@@ -206,12 +206,8 @@ async def _attempt(
     The websocket has no status: 201 stands for a welcome, 422 for errors, 429 for a throttle.
     """
     if transport == "websocket":
-        client = WireClient(served.url, headers=forwarded(address))
-        await client.connect()
-        try:
+        async with WireClient(served.url, headers=forwarded(address)) as client:
             final = (await client.submit_and_settle(form(**fields)))[-1]
-        finally:
-            await client.close()
         if final.get("welcome_name"):
             return 201, {}
         return (429 if throttle_seconds(final["errors"]) else 422), final["errors"]
