@@ -102,16 +102,22 @@ def unique_target() -> str:
     return f"victim-{uuid.uuid4().hex}@example.com"
 
 
+def use_machine_redis(monkeypatch: pytest.MonkeyPatch) -> str:
+    """REFLEX_REDIS_URL set to the machine's Redis, once it answers; its URL."""
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    return url
+
+
 @pytest.fixture(params=["memory", "redis"])
 def limit_storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The limits' storage: in memory, or the machine's Redis (as with REFLEX_REDIS_URL set)."""
     if request.param == "redis":
-        url = "redis://127.0.0.1:6379/0"
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-        except redis.RedisError as exc:
-            unavailable("Redis", exc)
-        monkeypatch.setenv("REFLEX_REDIS_URL", url)
+        use_machine_redis(monkeypatch)
     else:
         monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
     return request.param
@@ -179,12 +185,7 @@ def test_checking_an_address_counts_nothing(limit_storage: str, monkeypatch: pyt
 
 
 def test_redis_storage_shares_counts_between_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        unavailable("Redis", exc)
-    monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    url = use_machine_redis(monkeypatch)
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
     email = f"shared-{uuid.uuid4().hex}@example.com"
     limiter = signup_limiter()
