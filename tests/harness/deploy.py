@@ -24,7 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -41,9 +41,6 @@ from tests.harness.services import SERVICE_START_S, UNLIMITED, RedisServer, wait
 # Every connection of the tests comes from 127.0.0.1: lift the per-address websocket cap (20 per worker).
 MANY_CONNECTIONS = {"SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "200"}
 WORKERS = 2
-
-T = TypeVar("T")
-
 
 # --- The deployment --------------------------------------------------------------------------------------
 
