@@ -9,6 +9,7 @@ from signup_app import signup_app as app_module
 from signup_app.web import hostile_events as he
 from signup_app.web.handler_allowlist import callable_handlers
 from signup_app.web.pages.signup import SignupState
+from tests.harness.client import form
 
 ROOT = "reflex___state____state"
 SIGNUP = SignupState.get_full_name()
@@ -18,10 +19,6 @@ ROUTER = {"pathname": "/", "asPath": "/", "query": {}}
 
 def event(name: str, payload: object = None, **more: object) -> dict[str, object]:
     return {"name": name, "payload": {} if payload is None else payload, "router_data": dict(ROUTER), **more}
-
-
-def form(**fields: str) -> dict[str, list[list[str]]]:
-    return {FORM_DATA_ENTRIES_KEY: [[name, value] for name, value in fields.items()]}
 
 
 PAGE_EVENTS = [
