@@ -6,10 +6,7 @@ import pytest
 
 from signup_app.production import problems
 
-GOOD = {
-    "REFLEX_DB_URL": "postgresql+psycopg://app@db/signup",
-    "REFLEX_REDIS_URL": "rediss://cache:6379/0",
-}
+GOOD = {"REFLEX_DB_URL": "postgresql+psycopg://app@db/signup", "REFLEX_REDIS_URL": "rediss://cache:6379/0"}
 
 
 @pytest.mark.parametrize(

@@ -138,11 +138,7 @@ BAD_INPUTS = [
     ),
     bad("extra-field", {FORM: "Unexpected field: is_admin."}, is_admin="true"),
     bad("taken-email-other-case", {"email": EMAIL_TAKEN}, email=lambda who: who.taken_email.upper()),
-    bad(
-        "taken-email-padded",
-        {"email": EMAIL_TAKEN},
-        email=lambda who: f"  {who.taken_email.swapcase()} ",
-    ),
+    bad("taken-email-padded", {"email": EMAIL_TAKEN}, email=lambda who: f"  {who.taken_email.swapcase()} "),
     # 'Straße-Émile' upper-cases to 'STRASSE-ÉMILE': one account under the case-folded email key.
     bad("taken-email-casefolded", {"email": EMAIL_TAKEN}, email=lambda who: who.taken_unicode_email.upper()),
 ]
@@ -216,11 +212,7 @@ async def test_bad_input_gets_the_same_errors_on_every_transport(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_valid_signup_creates_one_account(
-    transport: str,
-    app_server: AppServer,
-    connect: ClientFactory,
-    http: httpx.AsyncClient,
-    accounts: Accounts,
+    transport: str, app_server: AppServer, connect: ClientFactory, http: httpx.AsyncClient, accounts: Accounts
 ) -> None:
     name = f"Grace Hopper {transport}"
     email = unique_email(f"ok-{transport}")
