@@ -19,17 +19,19 @@ from signup_app.accounts import Account, registration
 from signup_app.accounts.passwords import HashingBusy
 from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, SERVER_ERROR
 from signup_app.web.pages.signup import SignupState
+from tests.harness.data import unique_email
 
 PASSWORD = "Sentinel copper kettle rain ladder"
 SUBMIT = f"{SignupState.get_full_name()}.submit"
 
 
 def form(**changes: object) -> dict[str, object]:
-    return {
-        "name": "Ada Lovelace",
-        "email": f"ada-{uuid.uuid4().hex[:8]}@example.com",
-        "password": PASSWORD,
-    } | changes
+    return {"name": "Ada Lovelace", "email": unique_email("ada"), "password": PASSWORD} | changes
+
+
+def stored_accounts() -> list[Account]:
+    with db.session() as session:
+        return list(session.exec(select(Account)))
 
 
 def signup_state() -> SignupState:
@@ -48,8 +50,7 @@ async def test_submit_shows_pending_then_welcome(database_url: str) -> None:
 
     assert pending_at_yields == [True]
     assert (state.pending, state.welcome_name, state.errors) == (False, "Ada Lovelace", {})
-    with db.session() as session:
-        assert len(list(session.exec(select(Account)))) == 1
+    assert len(stored_accounts()) == 1
 
 
 async def test_rejected_submit_sets_errors_and_bumps_rejections(database_url: str) -> None:
@@ -74,8 +75,7 @@ async def test_a_signed_up_tab_ignores_further_submits(database_url: str) -> Non
     state = signup_state()
     await run_submit(state, form())
     assert await run_submit(state, form()) == []
-    with db.session() as session:
-        assert len(list(session.exec(select(Account)))) == 1
+    assert len(stored_accounts()) == 1
 
 
 async def test_unexpected_failure_is_a_generic_form_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,8 +150,7 @@ async def test_pipeline_answers_bad_payloads_with_errors(database_url: str, payl
     deltas = _signup_deltas(await _pipeline_deltas(str(uuid.uuid4()), payload))
     assert deltas[-1]["errors_rx_state_"]
     assert SERVER_ERROR not in deltas[-1]["errors_rx_state_"].values()
-    with db.session() as session:
-        assert list(session.exec(select(Account))) == []
+    assert stored_accounts() == []
 
 
 async def test_hashing_runs_off_the_event_loop(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
