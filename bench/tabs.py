@@ -22,10 +22,6 @@ from tests.harness.protocol import app_protocol
 from tests.harness.server import ROOT, free_port
 from tests.harness.server import AppServer as Server
 
-# Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
-# 15+ characters, never built from the name or the email.
-
-
 # --- Cheap events --------------------------------------------------------------------------------------
 
 
