@@ -127,24 +127,13 @@ async def test_form_responses_never_carry_the_password(
 ) -> None:
     password = sentinel_password()
     taken = unique_email("sentinel-taken")
+    own = browser_headers(app_server)
     attempts = [
-        (303, {"name": "Sam Sentinel", "email": taken, "password": password}, browser_headers(app_server)),
-        (
-            422,
-            {"name": "Sam Again", "email": taken.upper(), "password": password},
-            browser_headers(app_server),
-        ),
-        (
-            422,
-            {"name": "Sam\nSentinel", "email": unique_email(), "password": password},
-            browser_headers(app_server),
-        ),
-        (422, {"name": "Sam", "email": "not-an-address", "password": password}, browser_headers(app_server)),
-        (
-            422,
-            {"name": "Sam", "email": unique_email(), "password": password, "x": "1"},
-            browser_headers(app_server),
-        ),
+        (303, {"name": "Sam Sentinel", "email": taken, "password": password}, own),
+        (422, {"name": "Sam Again", "email": taken.upper(), "password": password}, own),
+        (422, {"name": "Sam\nSentinel", "email": unique_email(), "password": password}, own),
+        (422, {"name": "Sam", "email": "not-an-address", "password": password}, own),
+        (422, {"name": "Sam", "email": unique_email(), "password": password, "x": "1"}, own),
         (403, {"name": "Sam", "email": unique_email(), "password": password}, {"Origin": EVIL}),
         (
             403,
@@ -165,12 +154,8 @@ async def test_form_responses_never_carry_the_password(
     # The other refusals, whose page is built before the fields are read.
     fields = urlencode({"name": "Sam", "email": unique_email(), "password": password})
     others = [
-        await http.post(
-            FORM_PATH, content=fields, headers={**browser_headers(app_server), "Content-Type": JSON_TYPE}
-        ),
-        await http.post(
-            FORM_PATH, content=fields + "&pad=" + "x" * LIMIT, headers=browser_headers(app_server)
-        ),
+        await http.post(FORM_PATH, content=fields, headers={**own, "Content-Type": JSON_TYPE}),
+        await http.post(FORM_PATH, content=fields + "&pad=" + "x" * LIMIT, headers=own),
     ]
     assert [response.status_code for response in others] == [415, 413]
     for response in others:
