@@ -78,24 +78,21 @@ async def test_a_signed_up_tab_ignores_further_submits(database_url: str) -> Non
     assert len(stored_accounts()) == 1
 
 
-async def test_unexpected_failure_is_a_generic_form_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(_password: str) -> str:
-        raise RuntimeError("database exploded")
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [(RuntimeError("database exploded"), SERVER_ERROR), (HashingBusy(), BUSY)],
+    ids=["unexpected-failure-is-generic", "overload-is-busy"],
+)
+async def test_a_failure_is_a_form_error(
+    monkeypatch: pytest.MonkeyPatch, failure: Exception, message: str
+) -> None:
+    def failing(_password: str) -> str:
+        raise failure
 
-    monkeypatch.setattr(registration, "hash_password", broken)
+    monkeypatch.setattr(registration, "hash_password", failing)
     state = signup_state()
     await run_submit(state, form())
-    assert (state.errors, state.pending) == ({"form": SERVER_ERROR}, False)
-
-
-async def test_overload_is_the_busy_form_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    def busy(_password: str) -> str:
-        raise HashingBusy
-
-    monkeypatch.setattr(registration, "hash_password", busy)
-    state = signup_state()
-    await run_submit(state, form())
-    assert (state.errors, state.pending, state.welcome_name) == ({"form": BUSY}, False, "")
+    assert (state.errors, state.pending, state.welcome_name) == ({"form": message}, False, "")
     assert state.rejections == 1
 
 
