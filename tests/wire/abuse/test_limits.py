@@ -28,7 +28,7 @@ from tests.harness.abuse import (
 )
 from tests.harness.client import WAIT_S, WireClient, form, settled, state_vars
 from tests.harness.data import strong_password, unique_email
-from tests.harness.wire import page_errors
+from tests.harness.wire import browser_headers, page_errors
 
 pytestmark = pytest.mark.wire
 
@@ -215,12 +215,7 @@ async def _attempt(
         if transport == "json":
             response = await http.post("/api/signup", json=fields, headers=forwarded(address))
             return response.status_code, response.json().get("errors", {})
-        headers = {
-            **forwarded(address),
-            "Origin": served.url,
-            "Sec-Fetch-Site": "same-origin",
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
+        headers = {**forwarded(address), **browser_headers(served.app)}
         response = await http.post("/signup", content=urlencode(fields), headers=headers)
         status = 201 if response.status_code == 303 else response.status_code
         return status, page_errors(response.text) if status != 201 else {}
