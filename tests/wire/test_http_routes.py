@@ -4,7 +4,6 @@ codes in-process)."""
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import urlencode
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 import socketio.exceptions
 
 from tests.harness.client import WireClient
-from tests.harness.data import unique_email
+from tests.harness.data import sentinel_core, sentinel_password, unique_email
 from tests.harness.server import AppServer
 from tests.harness.wire import (
     EVIL,
@@ -104,13 +103,9 @@ async def test_websocket_accepts_its_own_origins(app_server: AppServer) -> None:
 # --- The password stays out of every response ---------------------------------------------------------
 
 
-def sentinel_password() -> str:
-    return f"Sentinel {uuid.uuid4().hex} horse battery"
-
-
 def assert_password_absent(response: httpx.Response, password: str) -> None:
     """Neither the password nor its distinctive part in the body, any header, or the URL."""
-    core = password.split()[1]
+    core = sentinel_core(password)
     where = f"{response.request.method} {response.request.url.path} -> {response.status_code}"
     assert core not in response.text, where
     for name, value in response.headers.multi_items():
@@ -192,4 +187,4 @@ async def test_a_get_submit_redirects_without_the_password(http: httpx.AsyncClie
     response = await http.get(f"{FORM_PATH}?{query}")
     assert response.status_code == 303
     assert response.headers["location"] == "/"
-    assert password.split()[1] not in response.text
+    assert sentinel_core(password) not in response.text
