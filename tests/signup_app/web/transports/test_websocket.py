@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import pickle
-import uuid
 from typing import Any
 
 import pytest
-from reflex.event import Event
-from reflex.istate.manager.memory import StateManagerMemory
 from reflex.state import State
-from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from sqlmodel import select
 
 from signup_app import db
-from signup_app import signup_app as app_module
 from signup_app.accounts import Account, registration
 from signup_app.accounts.passwords import HashingBusy
 from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, SERVER_ERROR
 from signup_app.web.pages.signup import SignupState
 from tests.harness.data import unique_email
+from tests.harness.protocol import pipeline_deltas
 
 PASSWORD = "Sentinel copper kettle rain ladder"
 SUBMIT = f"{SignupState.get_full_name()}.submit"
@@ -105,14 +101,6 @@ async def test_password_is_never_kept_in_the_state(database_url: str) -> None:
     assert PASSWORD not in repr(root.dict())
 
 
-async def _pipeline_deltas(token: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    assert app_module.app is not None  # the pipeline resolves page load events through the app
-    processor = BaseStateEventProcessor().configure(state_manager=StateManagerMemory())
-    async with processor:
-        event = Event(name=SUBMIT, payload=payload, router_data={"pathname": "/", "asPath": "/"})
-        return [dict(delta) async for delta in processor.enqueue_stream_delta(token, event)]
-
-
 def _signup_deltas(deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The handler's own deltas: the hydration snapshot and the page load's key are left out."""
     name = SignupState.get_full_name()
@@ -125,7 +113,7 @@ async def test_pipeline_turns_browser_form_entries_into_an_account(database_url:
     data = form()
     # The browser wraps form fields as ordered entries.
     entries = {"__reflex_form_data__": [[k, v] for k, v in data.items()]}
-    deltas = _signup_deltas(await _pipeline_deltas(str(uuid.uuid4()), {"form_data": entries}))
+    deltas = _signup_deltas(await pipeline_deltas(SUBMIT, {"form_data": entries}, middleware=False))
 
     assert deltas[0] == {"pending_rx_state_": True}
     assert deltas[-1]["welcome_name_rx_state_"] == "Ada Lovelace"
@@ -144,7 +132,7 @@ async def test_pipeline_turns_browser_form_entries_into_an_account(database_url:
     ],
 )
 async def test_pipeline_answers_bad_payloads_with_errors(database_url: str, payload: dict[str, Any]) -> None:
-    deltas = _signup_deltas(await _pipeline_deltas(str(uuid.uuid4()), payload))
+    deltas = _signup_deltas(await pipeline_deltas(SUBMIT, payload, middleware=False))
     assert deltas[-1]["errors_rx_state_"]
     assert SERVER_ERROR not in deltas[-1]["errors_rx_state_"].values()
     assert stored_accounts() == []
