@@ -8,7 +8,6 @@ Every value is a string: a form POST can carry nothing else, and the other two g
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -160,7 +159,7 @@ def taken_email(app_server: AppServer) -> str:
 @pytest.fixture(scope="module")
 def taken_unicode_email(app_server: AppServer) -> str:
     """A non-ASCII address, which SQL lower() and str.lower() fold differently."""
-    return existing_account(app_server, "Émile Straße", f"straße-émile-{uuid.uuid4().hex}@example.com")
+    return existing_account(app_server, "Émile Straße", unique_email("straße-émile"))
 
 
 def expected_errors(case: BadInput, fields: dict[str, str]) -> dict[str, str]:
