@@ -36,10 +36,6 @@ PROBE_GAP_S = 0.02
 BUSY = "busy"
 
 
-def _summary(seconds: list[float]) -> dict[str, Any]:
-    return stats.latency_summary_ms(seconds)
-
-
 async def _websocket_burst(
     session: aiohttp.ClientSession, server: Server, rng: random.Random, outcome: dict[str, list[float]]
 ) -> tuple[float, float]:
@@ -147,10 +143,10 @@ async def _overload(server: Server, bursts: int) -> dict[str, Any]:
                 wall = time.perf_counter() - wall
                 result[transport] = {
                     "answers": {kind: len(latencies) for kind, latencies in outcome.items()},
-                    "created_latency": _summary(outcome["created"]),
-                    "busy_latency": _summary(outcome[BUSY]),
+                    "created_latency": stats.latency_summary_ms(outcome["created"]),
+                    "busy_latency": stats.latency_summary_ms(outcome[BUSY]),
                     "burst_s": burst_s,
-                    "others_cheap_event": {**_summary(rtts), "errors": len(probe_errors)},
+                    "others_cheap_event": {**stats.latency_summary_ms(rtts), "errors": len(probe_errors)},
                     # CPU is steadier than latency on a shared machine: the server's per answer, and
                     # what other programs took meanwhile (they compete for the same cores).
                     "server_cpu_ms_per_answer": stats.per_item_ms(burst_cpu_s, bursts * CLIENTS),
