@@ -1,12 +1,8 @@
 """A simulated browser tab: Reflex's socket.io protocol spoken directly over one aiohttp websocket.
 
-It connects exactly as the compiled frontend does (see tests/harness/client.py, captured
-from Chromium): `/_event/?token=<uuid>` over the websocket transport, the boot event
-`hydrate_and_load` with the hashes of the compiled initial state in the socket.io
-CONNECT packet next to the frontend's state schema, then events as
-`42/_event,["event",{name, payload, router_data}]`. It answers Engine.IO pings as the
-browser does. One small object per tab (no socket.io client, no per-tab HTTP session)
-so that one process can hold thousands of tabs.
+It connects and sends events exactly as the compiled frontend does (tests/harness/client.py describes
+the protocol) and answers Engine.IO pings as the browser does. One small object per tab (no socket.io
+client, no per-tab HTTP session) so that one process can hold thousands of tabs.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from bench import stats
 from bench.browser import Tab
 from bench.scenarios import client_session, signup_fields
 from bench.server import running_server, sqlite_database
-from bench.tabs import close_tabs, open_tabs
+from bench.tabs import close_tabs, open_tabs, probe_cheap_events
 from tests.harness.procfs import machine_busy_seconds, own_cpu_seconds
 from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server
@@ -34,28 +34,6 @@ BURSTS = 3
 PROBE_TABS = 10
 PROBE_GAP_S = 0.02
 BUSY = "busy"
-
-
-def _summary(seconds: list[float]) -> dict[str, Any]:
-    return stats.latency_summary_ms(seconds)
-
-
-async def _probing(probes: list[Tab], rtts: list[float], errors: list[str], stop: asyncio.Event) -> None:
-    """Each probe tab sends the cheap event back to back, PROBE_GAP_S apart, until stop is set."""
-
-    async def probe(tab: Tab, offset: float) -> None:
-        await asyncio.sleep(offset)
-        while not stop.is_set():
-            started = time.perf_counter()
-            try:
-                await tab.cheap_event()
-            except Exception as exc:
-                errors.append(f"{type(exc).__name__}: {exc}"[:300])
-            else:
-                rtts.append(time.perf_counter() - started)
-            await asyncio.sleep(PROBE_GAP_S)
-
-    await asyncio.gather(*(probe(tab, i * PROBE_GAP_S / len(probes)) for i, tab in enumerate(probes)))
 
 
 async def _websocket_burst(
@@ -146,7 +124,9 @@ async def _overload(server: Server, bursts: int) -> dict[str, Any]:
                 wall = time.perf_counter()
                 for _ in range(bursts):
                     stop = asyncio.Event()
-                    probing = asyncio.create_task(_probing(probes, rtts, probe_errors, stop))
+                    probing = asyncio.create_task(
+                        probe_cheap_events(probes, PROBE_GAP_S, rtts, probe_errors, stop)
+                    )
                     try:
                         if transport == "websocket":
                             seconds, cpu = await _websocket_burst(session, server, rng, outcome)
@@ -163,10 +143,10 @@ async def _overload(server: Server, bursts: int) -> dict[str, Any]:
                 wall = time.perf_counter() - wall
                 result[transport] = {
                     "answers": {kind: len(latencies) for kind, latencies in outcome.items()},
-                    "created_latency": _summary(outcome["created"]),
-                    "busy_latency": _summary(outcome[BUSY]),
+                    "created_latency": stats.latency_summary_ms(outcome["created"]),
+                    "busy_latency": stats.latency_summary_ms(outcome[BUSY]),
                     "burst_s": burst_s,
-                    "others_cheap_event": {**_summary(rtts), "errors": len(probe_errors)},
+                    "others_cheap_event": {**stats.latency_summary_ms(rtts), "errors": len(probe_errors)},
                     # CPU is steadier than latency on a shared machine: the server's per answer, and
                     # what other programs took meanwhile (they compete for the same cores).
                     "server_cpu_ms_per_answer": stats.per_item_ms(burst_cpu_s, bursts * CLIENTS),

@@ -10,14 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def _pyspy() -> str | None:
-    return shutil.which("py-spy")
-
-
 @contextlib.contextmanager
 def pyspy_record(pid: int, out_dir: Path | None, name: str) -> Iterator[None]:
     """Sample pid's running threads with py-spy while the block runs; no-op without out_dir or py-spy."""
-    exe = _pyspy()
+    exe = shutil.which("py-spy")
     if out_dir is None or exe is None:
         yield
         return

@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,11 +37,13 @@ from bench.overload import run_overload
 from bench.profiling import pyspy_record, top_frames
 from bench.report import WHY_CORES, build_rows, other_load, overload_rows, print_table
 from bench.server import postgresql_database, running_server, sqlite_database
-from tests.harness.databases import DatabaseUnavailableError, count_accounts
 from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server
+from tests.harness.services import DatabaseUnavailableError, count_accounts
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# A closed-loop signup scenario: (server, concurrency, *, ramp_s, window_s, max_count, measure_db).
+Scenario = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -137,21 +140,25 @@ async def run_database(
     await scenarios.websocket_signups(server, 4, ramp_s=0.5, window_s=1.0, max_count=40, measure_db=False)
     await scenarios.json_signups(server, 4, ramp_s=0.5, window_s=1.0, max_count=40, measure_db=False)
     worker = server.worker_pids()[0]
-    for level in plan.signup_levels:
-        log(f"{name}: websocket signups, {level} concurrent clients")
-        with pyspy_record(
-            worker, profile_dir if level == max(plan.signup_levels) else None, f"{name}-ws-{level}"
-        ):
-            figures = await scenarios.websocket_signups(
-                server,
-                level,
-                ramp_s=plan.ramp_s if level > 1 else 1.0,
-                window_s=plan.window_s,
-                max_count=plan.max_signups,
-                measure_db=measure_db,
-            )
-        figures["efficiency"] = stats.efficiency(hash_cpu_ms, figures["server_cpu_ms_per_signup"])
-        result["websocket_signups"][str(level)] = figures
+
+    async def signups_at_each_level(run: Scenario, key: str, label: str, profiled: Path | None) -> None:
+        """One closed-loop window per level; py-spy (if profiled) samples the highest."""
+        for level in plan.signup_levels:
+            log(f"{name}: {label} signups, {level} concurrent clients")
+            top = profiled if level == max(plan.signup_levels) else None
+            with pyspy_record(worker, top, f"{name}-ws-{level}"):
+                figures = await run(
+                    server,
+                    level,
+                    ramp_s=plan.ramp_s if level > 1 else 1.0,
+                    window_s=plan.window_s,
+                    max_count=plan.max_signups,
+                    measure_db=measure_db,
+                )
+            figures["efficiency"] = stats.efficiency(hash_cpu_ms, figures["server_cpu_ms_per_signup"])
+            result[key][str(level)] = figures
+
+    await signups_at_each_level(scenarios.websocket_signups, "websocket_signups", "websocket", profile_dir)
     log(f"{name}: cheap events from {plan.fairness_probe_clients} tabs while signups saturate")
     with pyspy_record(worker, profile_dir, f"{name}-fairness"):
         result["fairness"] = await tabs.fairness(
@@ -164,18 +171,7 @@ async def run_database(
             max_count=plan.max_signups,
             measure_db=measure_db,
         )
-    for level in plan.signup_levels:
-        log(f"{name}: JSON route signups, {level} concurrent clients")
-        figures = await scenarios.json_signups(
-            server,
-            level,
-            ramp_s=plan.ramp_s if level > 1 else 1.0,
-            window_s=plan.window_s,
-            max_count=plan.max_signups,
-            measure_db=measure_db,
-        )
-        figures["efficiency"] = stats.efficiency(hash_cpu_ms, figures["server_cpu_ms_per_signup"])
-        result["json_signups"][str(level)] = figures
+    await signups_at_each_level(scenarios.json_signups, "json_signups", "JSON route", None)
     result["accounts_created"] = count_accounts(server.db_url)
     return result
 

@@ -40,12 +40,8 @@ _serial = itertools.count()
 
 def signup_fields(rng: random.Random) -> dict[str, str]:
     """A new account's form fields: a unique address and a four-word passphrase."""
-    words = rng.sample(_WORDS, 4)
-    return {
-        "name": _NAME,
-        "email": f"bench-{_run_id}-{next(_serial)}@example.com",
-        "password": " ".join(words),
-    }
+    email = f"bench-{_run_id}-{next(_serial)}@example.com"
+    return {"name": _NAME, "email": email, "password": " ".join(rng.sample(_WORDS, 4))}
 
 
 def client_session(limit: int = 0) -> aiohttp.ClientSession:
@@ -242,22 +238,24 @@ async def websocket_signup(session: aiohttp.ClientSession, server: Server, rng: 
         raise RuntimeError(f"signup rejected: {result.get('errors')}")
 
 
-async def websocket_signups(
-    server: Server, concurrency: int, *, ramp_s: float, window_s: float, max_count: int, measure_db: bool
+async def _signups(
+    server: Server,
+    concurrency: int,
+    signup: Callable[[aiohttp.ClientSession, Server, random.Random], Awaitable[None]],
+    rng: random.Random,
+    session_limit: int,
+    **window: float,
 ) -> dict[str, Any]:
-    rng = random.Random(concurrency)
-    async with client_session() as session:
-        window = await closed_loop(
-            server,
-            concurrency,
-            lambda: websocket_signup(session, server, rng),
-            ramp_s=ramp_s,
-            window_s=window_s,
-            max_count=max_count,
-            measure_db=measure_db,
-        )
+    """`concurrency` clients signing up back to back over one session; window: closed_loop's options."""
+    async with client_session(session_limit) as session:
+        measured = await closed_loop(server, concurrency, lambda: signup(session, server, rng), **window)
     await settle(server)
-    return window.summary("signup")
+    return measured.summary("signup")
+
+
+async def websocket_signups(server: Server, concurrency: int, **window: float) -> dict[str, Any]:
+    """Visitors signing up over the page's websocket (ramp_s, window_s, max_count, measure_db)."""
+    return await _signups(server, concurrency, websocket_signup, random.Random(concurrency), 0, **window)
 
 
 # --- Signups over the JSON route -----------------------------------------------------------------------
@@ -274,20 +272,9 @@ async def json_signup(session: aiohttp.ClientSession, server: Server, rng: rando
             raise RuntimeError(f"POST /api/signup answered {response.status}")
 
 
-async def json_signups(
-    server: Server, concurrency: int, *, ramp_s: float, window_s: float, max_count: int, measure_db: bool
-) -> dict[str, Any]:
-    rng = random.Random(1000 + concurrency)
+async def json_signups(server: Server, concurrency: int, **window: float) -> dict[str, Any]:
+    """Scripts signing up on the JSON route (ramp_s, window_s, max_count, measure_db)."""
     # Keep-alive connections, one per concurrent client, as a script's HTTP pool would.
-    async with client_session(limit=concurrency) as session:
-        window = await closed_loop(
-            server,
-            concurrency,
-            lambda: json_signup(session, server, rng),
-            ramp_s=ramp_s,
-            window_s=window_s,
-            max_count=max_count,
-            measure_db=measure_db,
-        )
-    await settle(server)
-    return window.summary("signup")
+    return await _signups(
+        server, concurrency, json_signup, random.Random(1000 + concurrency), concurrency, **window
+    )

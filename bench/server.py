@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from tests.harness import databases
+from tests.harness import services
 from tests.harness.server import AppServer, free_port, start_app_server
 
-POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_BENCH_POSTGRES", databases.POSTGRES_ADMIN_URL)
+POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_BENCH_POSTGRES", services.POSTGRES_ADMIN_URL)
 
 # Every simulated tab comes from 127.0.0.1: the throughput figures measure the action, not the
 # abuse limits (the flood phase measures those on its own server). Nor the bound on waiting
@@ -26,12 +26,12 @@ BENCH_LIMITS = {
 @contextmanager
 def sqlite_database(folder: Path) -> Iterator[str]:
     """A migrated SQLite file in folder."""
-    yield databases.sqlite_database(folder)
+    yield services.sqlite_database(folder)
 
 
 def postgresql_database() -> AbstractContextManager[str]:
     """A throwaway, migrated PostgreSQL database, dropped afterwards (DatabaseUnavailableError if none)."""
-    return databases.throwaway_postgres(POSTGRES_ADMIN_URL, prefix="signup_bench")
+    return services.throwaway_postgres(POSTGRES_ADMIN_URL, prefix="signup_bench")
 
 
 @contextmanager

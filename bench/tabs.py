@@ -22,10 +22,6 @@ from tests.harness.protocol import app_protocol
 from tests.harness.server import ROOT, free_port
 from tests.harness.server import AppServer as Server
 
-# Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
-# 15+ characters, never built from the name or the email.
-
-
 # --- Cheap events --------------------------------------------------------------------------------------
 
 
@@ -99,6 +95,26 @@ async def trivial_events(
     return {"concurrency_1": single, f"concurrency_{concurrency}": loaded}
 
 
+async def probe_cheap_events(
+    probes: list[Tab], gap_s: float, rtts: list[float], errors: list[str], stop: asyncio.Event | None = None
+) -> None:
+    """Each probe tab sends the cheap event back to back, gap_s apart, until stop is set (or cancelled)."""
+
+    async def probe(tab: Tab, offset: float) -> None:
+        await asyncio.sleep(offset)
+        while stop is None or not stop.is_set():
+            started = time.perf_counter()
+            try:
+                await tab.cheap_event()
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            else:
+                rtts.append(time.perf_counter() - started)
+            await asyncio.sleep(gap_s)
+
+    await asyncio.gather(*(probe(tab, i * gap_s / len(probes)) for i, tab in enumerate(probes)))
+
+
 def _tab_worker(tabs: list[Tab]) -> Callable[[], Awaitable[None]]:
     """An operation for closed_loop that gives each of its clients a tab of its own.
 
@@ -139,21 +155,6 @@ async def fairness(
         if errors:
             raise RuntimeError(f"could not open probe tabs: {errors[0]}")
 
-        async def probe(tab: Tab, offset: float) -> None:
-            await asyncio.sleep(offset)
-            while True:
-                start = time.perf_counter()
-                try:
-                    await tab.cheap_event()
-                except Exception as exc:
-                    probe_errors.append(f"{type(exc).__name__}: {exc}"[:300])
-                else:
-                    rtts.append(time.perf_counter() - start)
-                await asyncio.sleep(probe_gap_s)
-
-        async def probing() -> None:
-            await asyncio.gather(*(probe(tab, i * probe_gap_s / len(probes)) for i, tab in enumerate(probes)))
-
         try:
             window = await closed_loop(
                 server,
@@ -163,7 +164,7 @@ async def fairness(
                 window_s=window_s,
                 max_count=max_count,
                 measure_db=measure_db,
-                during=probing,
+                during=lambda: probe_cheap_events(probes, probe_gap_s, rtts, probe_errors),
             )
         finally:
             await close_tabs(probes)

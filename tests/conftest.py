@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from signup_app import settings
-from tests.harness.databases import sqlite_database
 from tests.harness.server import AppServer, start_app_server
-from tests.harness.services import UNLIMITED, throwaway_database
+from tests.harness.services import UNLIMITED, sqlite_database, throwaway_database
 
 
 @pytest.fixture(autouse=True)

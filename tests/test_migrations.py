@@ -133,11 +133,8 @@ def test_downgrade_to_0002_keeps_the_accounts(database_url: str) -> None:
     with db.get_engine().begin() as conn:
         assert conn.execute(sa.text("SELECT name, signup_key FROM account")).all() == [("Kept", None)]
     # The lower(email) index is back.
-    with pytest.raises(IntegrityError), db.get_engine().begin() as conn:
-        conn.execute(
-            INSERT_AT_0002,
-            {"name": "Dup", "email": "KEPT@example.com", "key": None, "created": datetime.now(UTC)},
-        )
+    with pytest.raises(IntegrityError):
+        _insert_at_0002([("Dup", "KEPT@example.com", None, datetime.now(UTC))])
     command.upgrade(config, "head")
     with db.session() as session:
         assert [a.email_key for a in session.exec(select(Account))] == ["kept@example.com"]

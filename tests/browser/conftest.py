@@ -35,12 +35,8 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 def chromium_path() -> str | None:
     """$CHROMIUM_PATH, else Debian's chromium, else None (Playwright's downloaded browser)."""
-    configured = os.environ.get("CHROMIUM_PATH")
-    if configured:
-        return configured
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    return None
+    debian = "/usr/bin/chromium"
+    return os.environ.get("CHROMIUM_PATH") or (debian if Path(debian).exists() else None)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -18,7 +18,7 @@ from playwright.async_api import Page, Request, Response, WebSocket, expect
 
 from signup_app.accounts.validation import clean_signup
 from tests.harness.browser import IDLE, WebSocketLog, account_rows, fill_form, http_get, open_signup
-from tests.harness.data import unique_email
+from tests.harness.data import strong_password, unique_email
 from tests.harness.server import AppServer
 
 # The browser lives on the session event loop (see conftest.py).
@@ -31,10 +31,6 @@ BAD_EMAIL = "not-an-email"
 def short_password() -> str:
     """Under 15 characters, and distinctive enough to search for in URLs and pages."""
     return f"x{uuid.uuid4().hex[:9]}"
-
-
-def good_password() -> str:
-    return f"copper kettle {uuid.uuid4().hex[:8]} orbit lantern"
 
 
 def expected_errors(name: str, email: str, password: str) -> dict[str, str]:
@@ -119,7 +115,7 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
     no_js_page: Page, app_server: AppServer
 ) -> None:
     page = no_js_page
-    name, bad_password, password = "Ada Lovelace", short_password(), good_password()
+    name, bad_password, password = "Ada Lovelace", short_password(), strong_password()
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
     websockets: list[WebSocket] = []
@@ -195,7 +191,7 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
 async def test_with_javascript_the_journey_goes_over_the_websocket_and_never_posts(
     page: Page, app_server: AppServer
 ) -> None:
-    name, bad_password, password = "Mary Jackson", short_password(), good_password()
+    name, bad_password, password = "Mary Jackson", short_password(), strong_password()
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
     ws_log = WebSocketLog()

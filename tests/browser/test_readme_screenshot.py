@@ -36,14 +36,7 @@ MIN_BYTES, MAX_BYTES = 5_000, 2_000_000
 
 
 def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's header (its first chunk must be IHDR).
-
-    Args:
-        data: The whole file.
-
-    Returns:
-        The image's (width, height) in pixels.
-    """
+    """The image's width and height in pixels, from the PNG's header (its first chunk must be IHDR)."""
     assert data[:8] == PNG_SIGNATURE, "not a PNG file"
     length, kind = struct.unpack(">I4s", data[8:16])
     assert kind == b"IHDR", f"the first chunk is {kind!r}, not IHDR"

@@ -8,7 +8,6 @@ A positive control (an inline script the policy does not list) shows the recordi
 from __future__ import annotations
 
 import re
-import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -130,7 +129,7 @@ async def test_without_javascript_the_first_submit_carries_a_key_and_signs_up(
     key = await page.locator("input[name=signup_key]").get_attribute("value") or ""
     assert KEY_FORMAT.match(key), key
 
-    name, email = "Katherine Johnson", f"nojs-key-{uuid.uuid4().hex[:12]}@example.com"
+    name, email = "Katherine Johnson", unique_email("nojs-key")
     await fill_form(page, name=name, email=email, password=GOOD_PASSWORD)
     async with page.expect_response(lambda r: urlsplit(r.url).path == "/signup/welcome") as welcomed:
         await page.locator("#submit").click()

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.deploy import ClientFactory, DeployClient, Deployment, deployment_of
-from tests.harness.owned_services import redis_server
-from tests.harness.services import throwaway_database
+from tests.harness.services import redis_server, throwaway_database
 
 
 def _new_deployment(folder: Path) -> Iterator[Deployment]:

@@ -20,9 +20,13 @@ from tests.harness.deploy import (
     assert_log_hygiene,
     deployment_of,
 )
-from tests.harness.owned_services import PostgresCluster, postgres_cluster, redis_server
-from tests.harness.services import throwaway_database
-from tests.harness.waiting import wait_until
+from tests.harness.services import (
+    PostgresCluster,
+    postgres_cluster,
+    redis_server,
+    throwaway_database,
+    wait_until,
+)
 
 pytestmark = pytest.mark.deploy
 

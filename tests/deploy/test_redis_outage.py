@@ -10,7 +10,7 @@ from signup_app.accounts.registration import UNAVAILABLE
 from tests.harness.client import form
 from tests.harness.data import strong_password, unique_email
 from tests.harness.deploy import SERVICE_START_S, ClientFactory, Deployment, assert_log_hygiene
-from tests.harness.waiting import wait_until
+from tests.harness.services import wait_until
 
 pytestmark = pytest.mark.deploy
 

@@ -20,7 +20,7 @@ from tests.harness.deploy import (
     Deployment,
     assert_log_hygiene,
 )
-from tests.harness.waiting import wait_until_async
+from tests.harness.services import wait_until_async
 
 pytestmark = pytest.mark.deploy
 

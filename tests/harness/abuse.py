@@ -27,10 +27,10 @@ import sqlalchemy as sa
 
 from signup_app.accounts.rate_limits import too_many_attempts
 from signup_app.accounts.validation import FORM
-from signup_app.migrations import migrate
 from tests.harness import procfs
 from tests.harness.client import WAIT_S, WireClient, settled, state_vars
 from tests.harness.server import AppServer, start_app_server
+from tests.harness.services import sqlite_database
 from tests.harness.wire import Accounts, LogWindow
 
 TOO_MANY = re.compile(r"Too many attempts, try again in (\d+) seconds\.")
@@ -75,8 +75,7 @@ def serving(
 ) -> Iterator[LimitedServer]:
     """A production server of its own, on a fresh migrated SQLite, with env on top of the usual."""
     folder = tmp_path_factory.mktemp(name)
-    url = f"sqlite:///{folder / 'accounts.db'}"
-    migrate(url)
+    url = sqlite_database(folder)
     with pytest.MonkeyPatch.context() as patch:
         # In-memory limits and disk state, whatever the developer's shell says.
         for variable in ("REFLEX_REDIS_URL", "SIGNUP_TRUSTED_PROXIES"):

@@ -16,7 +16,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import engineio.json
 import socketio
@@ -104,6 +104,18 @@ class WireClient:
             wait_timeout=WAIT_S,
         )
         await self.wait_for(lambda m: (state_vars(m, ROOT_STATE) or {}).get("is_hydrated") is True)
+
+    async def __aenter__(self) -> Self:
+        """The tab connected and hydrated; closed again if that fails."""
+        try:
+            await self.connect()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
 
     def _handshake_headers(self) -> CIMultiDict[str]:
         """The browser's handshake headers, replaced by self.headers (whose repeated names stay repeated)."""

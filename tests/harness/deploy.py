@@ -7,7 +7,7 @@ that the test starts itself (so it can stop it). Everything here waits on a cond
 (a frame, a health answer, a log line, a process) with a deadline; nothing sleeps to
 synchronise.
 
-Services: PostgreSQL on 127.0.0.1:5432 (tests.harness.databases.POSTGRES_ADMIN_URL) and the
+Services: PostgreSQL on 127.0.0.1:5432 (POSTGRES_ADMIN_URL) and the
 `redis-server`, `initdb`, `pg_ctl` and `runuser` binaries. Without one of them a test
 skips on a laptop and fails in CI (tests.harness.services.unavailable).
 """
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -34,18 +34,13 @@ from signup_app import db
 from signup_app.accounts.models import Account
 from signup_app.migrations import migrate
 from tests.harness.client import NAMESPACE, WAIT_S, WireClient, settled, state_vars
-from tests.harness.owned_services import SERVICE_START_S, RedisServer
 from tests.harness.procfs import children_of, established_connections, process_group_members
 from tests.harness.server import ROOT, AppServer, free_port, start_app_server
-from tests.harness.services import UNLIMITED
-from tests.harness.waiting import wait_until
+from tests.harness.services import SERVICE_START_S, UNLIMITED, RedisServer, wait_until
 
 # Every connection of the tests comes from 127.0.0.1: lift the per-address websocket cap (20 per worker).
 MANY_CONNECTIONS = {"SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "200"}
 WORKERS = 2
-
-T = TypeVar("T")
-
 
 # --- The deployment --------------------------------------------------------------------------------------
 

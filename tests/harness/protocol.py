@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import uuid
 from typing import Any
 
 from reflex_base.constants.state import FIELD_MARKER
@@ -24,6 +25,24 @@ def delta_vars(delta: Delta, state_name: str) -> dict[str, Any] | None:
     if changes is None:
         return None
     return {name.removesuffix(FIELD_MARKER): value for name, value in changes.items()}
+
+
+async def pipeline_deltas(name: str, payload: dict[str, Any], *, middleware: bool = True) -> list[Delta]:
+    """Every delta of one event run in-process through Reflex's pipeline, on a new tab's state in memory.
+
+    With middleware, the app's own runs around it, as in a server.
+    """
+    from reflex.event import Event
+    from reflex.istate.manager.memory import StateManagerMemory
+    from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
+
+    from signup_app.signup_app import app  # the pipeline resolves page load events through the app
+
+    processor = BaseStateEventProcessor(middleware=app if middleware else None)
+    processor = processor.configure(state_manager=StateManagerMemory())
+    async with processor:
+        event = Event(name=name, payload=payload, router_data=dict(ROUTER_DATA))
+        return [dict(d) async for d in processor.enqueue_stream_delta(str(uuid.uuid4()), event)]
 
 
 @functools.cache

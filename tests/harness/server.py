@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 class Served(Protocol):
-    """Where the app answers: a running server, or the app in-process (tests.harness.asgi)."""
+    """Where the app answers: a running server, or the app in-process (tests.harness.wire.InProcessApp)."""
 
     @property
     def url(self) -> str: ...

@@ -1,4 +1,4 @@
-"""Reading what a running server did (its accounts, its log, its state files) and its HTTP form pages."""
+"""What a running server did (its accounts, log, state files), its HTTP form pages, the app in-process."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from signup_app.accounts.models import Account
 from signup_app.accounts.validation import email_key
@@ -195,3 +197,36 @@ async def chunks(size: int, chunk: int = 1024) -> AsyncIterator[bytes]:
         part = min(chunk, size - sent)
         sent += part
         yield b" " * part
+
+
+# --- The app's HTTP side in-process: its routes behind the production middleware chain, no server -----
+
+# Any port but the development frontend's (3000): tests send that origin as a foreign one.
+PORT = 8000
+
+
+def http_app() -> ASGIApp:
+    """The HTTP routes wrapped, innermost first, by the middleware the app lists after them."""
+    from signup_app.signup_app import app  # the whole app: its states and routes registered
+
+    inner, *wrappers = app.api_transformer  # type: ignore[misc]
+    if not isinstance(inner, Starlette):
+        raise TypeError(f"the app's first api_transformer is not its routes: {inner!r}")
+    # A fresh Starlette on the same routes: Reflex mounts its own app into the one it was given.
+    asgi: ASGIApp = Starlette(routes=list(inner.routes))
+    for wrap in wrappers:
+        asgi = wrap(asgi)
+    return asgi
+
+
+@dataclass(frozen=True)
+class InProcessApp:
+    """Where the in-process app answers (the address httpx sends as Host) and its database."""
+
+    db_url: str
+    port: int = PORT
+
+    @property
+    def url(self) -> str:
+        """The base URL requests go to."""
+        return f"http://127.0.0.1:{self.port}"

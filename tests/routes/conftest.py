@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.harness.asgi import InProcessApp, http_app
 from tests.harness.client import WAIT_S
-from tests.harness.wire import Accounts
+from tests.harness.wire import Accounts, InProcessApp, http_app
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 from signup_app.web.hostile_events import FRONTEND_EXCEPTION
 from tests.harness.client import NAMESPACE, ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, WAIT_S, WireClient, form
+from tests.harness.protocol import ROUTER_DATA
 from tests.harness.server import AppServer
 from tests.harness.wire import ClientFactory, LogWindow
 
@@ -32,13 +33,12 @@ LOUDER = re.compile(r"^(Error|Critical)\b", re.MULTILINE)
 # Log bytes one hostile connection may cost, and how much two frame sizes' costs may differ.
 MAX_LOG_BYTES = 1024
 SIZE_INDEPENDENCE_BYTES = 16
-ROUTER = {"pathname": "/", "asPath": "/"}
 
 Send = Callable[[WireClient, str], Coroutine[Any, Any, None]]
 
 
 def _event(name: str, payload: object) -> dict[str, object]:
-    return {"name": name, "payload": payload, "router_data": dict(ROUTER)}
+    return {"name": name, "payload": payload, "router_data": dict(ROUTER_DATA)}
 
 
 def _packet(*args: object) -> str:

@@ -4,7 +4,6 @@ codes in-process)."""
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import urlencode
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 import socketio.exceptions
 
 from tests.harness.client import WireClient
-from tests.harness.data import unique_email
+from tests.harness.data import sentinel_core, sentinel_password, unique_email
 from tests.harness.server import AppServer
 from tests.harness.wire import (
     EVIL,
@@ -83,12 +82,10 @@ async def test_websocket_refuses_a_foreign_origin(
     elif origin == "development-frontend":
         origin = "http://localhost:3000"
     client = WireClient(app_server.url, origin=origin)
-    try:
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            await client.connect()
-        assert client.messages == []
-    finally:
-        await client.close()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        async with client:
+            pass
+    assert client.messages == []
     # Why: the engine.io server refuses the Origin itself (python-socketio's error says only
     # "Connection error"), while its own origin gets past that check.
     refused = await http.get(HANDSHAKE, headers={"Origin": origin})
@@ -99,23 +96,16 @@ async def test_websocket_refuses_a_foreign_origin(
 
 async def test_websocket_accepts_its_own_origins(app_server: AppServer) -> None:
     for origin in own_origins(app_server):
-        client = WireClient(origin, origin=origin)
-        try:
-            await client.connect()  # returns once the tab is hydrated
-        finally:
-            await client.close()
+        async with WireClient(origin, origin=origin):
+            pass  # entered once the tab is hydrated
 
 
 # --- The password stays out of every response ---------------------------------------------------------
 
 
-def sentinel_password() -> str:
-    return f"Sentinel {uuid.uuid4().hex} horse battery"
-
-
 def assert_password_absent(response: httpx.Response, password: str) -> None:
     """Neither the password nor its distinctive part in the body, any header, or the URL."""
-    core = password.split()[1]
+    core = sentinel_core(password)
     where = f"{response.request.method} {response.request.url.path} -> {response.status_code}"
     assert core not in response.text, where
     for name, value in response.headers.multi_items():
@@ -132,24 +122,13 @@ async def test_form_responses_never_carry_the_password(
 ) -> None:
     password = sentinel_password()
     taken = unique_email("sentinel-taken")
+    own = browser_headers(app_server)
     attempts = [
-        (303, {"name": "Sam Sentinel", "email": taken, "password": password}, browser_headers(app_server)),
-        (
-            422,
-            {"name": "Sam Again", "email": taken.upper(), "password": password},
-            browser_headers(app_server),
-        ),
-        (
-            422,
-            {"name": "Sam\nSentinel", "email": unique_email(), "password": password},
-            browser_headers(app_server),
-        ),
-        (422, {"name": "Sam", "email": "not-an-address", "password": password}, browser_headers(app_server)),
-        (
-            422,
-            {"name": "Sam", "email": unique_email(), "password": password, "x": "1"},
-            browser_headers(app_server),
-        ),
+        (303, {"name": "Sam Sentinel", "email": taken, "password": password}, own),
+        (422, {"name": "Sam Again", "email": taken.upper(), "password": password}, own),
+        (422, {"name": "Sam\nSentinel", "email": unique_email(), "password": password}, own),
+        (422, {"name": "Sam", "email": "not-an-address", "password": password}, own),
+        (422, {"name": "Sam", "email": unique_email(), "password": password, "x": "1"}, own),
         (403, {"name": "Sam", "email": unique_email(), "password": password}, {"Origin": EVIL}),
         (
             403,
@@ -170,12 +149,8 @@ async def test_form_responses_never_carry_the_password(
     # The other refusals, whose page is built before the fields are read.
     fields = urlencode({"name": "Sam", "email": unique_email(), "password": password})
     others = [
-        await http.post(
-            FORM_PATH, content=fields, headers={**browser_headers(app_server), "Content-Type": JSON_TYPE}
-        ),
-        await http.post(
-            FORM_PATH, content=fields + "&pad=" + "x" * LIMIT, headers=browser_headers(app_server)
-        ),
+        await http.post(FORM_PATH, content=fields, headers={**own, "Content-Type": JSON_TYPE}),
+        await http.post(FORM_PATH, content=fields + "&pad=" + "x" * LIMIT, headers=own),
     ]
     assert [response.status_code for response in others] == [415, 413]
     for response in others:
@@ -212,4 +187,4 @@ async def test_a_get_submit_redirects_without_the_password(http: httpx.AsyncClie
     response = await http.get(f"{FORM_PATH}?{query}")
     assert response.status_code == 303
     assert response.headers["location"] == "/"
-    assert password.split()[1] not in response.text
+    assert sentinel_core(password) not in response.text

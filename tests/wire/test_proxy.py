@@ -60,12 +60,8 @@ def incomplete() -> dict[str, str]:
 
 async def websocket_attempt(served: LimitedServer, headers: CIMultiDict[str]) -> str:
     """One websocket submit; its form-level message ("" if none)."""
-    client = WireClient(served.url, headers=headers)
-    try:
-        await client.connect()
+    async with WireClient(served.url, headers=headers) as client:
         deltas = await client.submit_and_settle(form(**incomplete()))
-    finally:
-        await client.close()
     errors = next((d["errors"] for d in reversed(deltas) if "errors" in d), {})
     return errors.get("form", "")
 
@@ -109,11 +105,8 @@ async def test_every_transport_names_the_same_client_from_several_forwarded_line
 
 
 async def test_the_public_origin_counts_from_a_trusted_proxy(behind_proxy: LimitedServer) -> None:
-    client = WireClient(behind_proxy.url, origin=PUBLIC, headers=PUBLIC_FORWARDED)
-    try:
-        await client.connect()  # returns once the tab is hydrated
-    finally:
-        await client.close()
+    async with WireClient(behind_proxy.url, origin=PUBLIC, headers=PUBLIC_FORWARDED):
+        pass  # entered once the tab is hydrated
     async with httpx.AsyncClient(base_url=behind_proxy.url, timeout=WAIT_S) as http:
         headers = {"Origin": PUBLIC, "Sec-Fetch-Site": "same-origin", **PUBLIC_FORWARDED}
         response = await http.post("/api/signup", json=incomplete(), headers=headers)
@@ -127,12 +120,10 @@ async def test_the_public_origin_counts_from_a_trusted_proxy(behind_proxy: Limit
 
 async def test_forwarded_origin_headers_from_anyone_else_count_for_nothing(app_server: AppServer) -> None:
     client = WireClient(app_server.url, origin=PUBLIC, headers=PUBLIC_FORWARDED)
-    try:
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            await client.connect()
-        assert client.messages == []
-    finally:
-        await client.close()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        async with client:
+            pass
+    assert client.messages == []
     async with httpx.AsyncClient(base_url=app_server.url, timeout=WAIT_S) as http:
         for path, content_type in (("/api/signup", "application/json"), ("/signup", FORM_CONTENT_TYPE)):
             headers = {"Origin": PUBLIC, "Content-Type": content_type, **PUBLIC_FORWARDED}
@@ -146,11 +137,8 @@ def test_the_test_server_runs_without_an_origin_setting(app_server: AppServer) -
 
 
 async def test_a_listed_origin_is_accepted_besides_the_own(behind_proxy: LimitedServer) -> None:
-    client = WireClient(behind_proxy.url, origin=PARTNER)
-    try:
-        await client.connect()  # returns once the tab is hydrated
-    finally:
-        await client.close()
+    async with WireClient(behind_proxy.url, origin=PARTNER):
+        pass  # entered once the tab is hydrated
     async with httpx.AsyncClient(base_url=behind_proxy.url, timeout=WAIT_S) as http:
         # A page of a listed origin is another site to the browser; the listing still admits it.
         headers = {"Origin": PARTNER, "Sec-Fetch-Site": "cross-site"}

@@ -19,6 +19,7 @@ import pytest
 from signup_app.accounts.passwords import verify_password
 from signup_app.accounts.registration import EMAIL_TAKEN
 from tests.harness.client import form
+from tests.harness.data import strong_password, unique_email
 from tests.harness.server import AppServer
 from tests.harness.wire import Accounts, ClientFactory, get_welcome, page_errors, post_form
 
@@ -71,14 +72,8 @@ async def send(
 async def test_a_signup_key_brings_back_only_its_own_submission(
     transport: str, app_server: AppServer, connect: ClientFactory, http: httpx.AsyncClient, accounts: Accounts
 ) -> None:
-    email = f"resend-{transport}-{uuid.uuid4().hex}@example.com"
-    password = f"{uuid.uuid4().hex[:12]} orbit lantern mosaic"
-    original = {
-        "name": "Ada Lovelace",
-        "email": email,
-        "password": password,
-        "signup_key": secrets.token_urlsafe(24),
-    }
+    email, password, key = unique_email(f"resend-{transport}"), strong_password(), secrets.token_urlsafe(24)
+    original = {"name": "Ada Lovelace", "email": email, "password": password, "signup_key": key}
 
     first = await send(transport, original, connect, http, app_server)
     assert first.created is not None, first

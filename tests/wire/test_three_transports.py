@@ -8,7 +8,6 @@ Every value is a string: a form POST can carry nothing else, and the other two g
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,16 +16,14 @@ import pytest
 
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, SignupInput, clean_signup
-from signup_app.web import routes
+from tests.harness import wire
 from tests.harness.client import form
 from tests.harness.data import strong_password, unique_email
 from tests.harness.server import AppServer
-from tests.harness.wire import Accounts, ClientFactory, get_welcome, page_error_texts, page_errors, post_form
+from tests.harness.wire import Accounts, ClientFactory
 
 pytestmark = pytest.mark.wire
 
-JSON_PATH = routes.SIGNUP_API
-WELCOME_PATH = routes.SIGNUP_WELCOME
 TRANSPORTS = ("websocket", "form", "json")
 
 COMMON = PasswordStrengthValidator.common_message
@@ -47,21 +44,15 @@ async def via_websocket(connect: ClientFactory, fields: dict[str, str]) -> dict[
 
 
 async def via_form(http: httpx.AsyncClient, app_server: AppServer, fields: dict[str, str]) -> dict[str, str]:
-    response = await post_form(http, app_server, fields)
-    assert response.status_code == 422, page_errors(response.text)
-    assert response.headers["content-type"].startswith("text/html")
-    # The page always has a message element per field (empty when the field is fine).
-    assert {"name", "email", "password"} <= set(page_error_texts(response.text))
-    return page_errors(response.text)
+    response = await wire.post_form(http, app_server, fields)
+    assert response.status_code == 422, wire.page_errors(response.text)
+    return wire.form_page_errors(response)  # the form page, with a message element per field
 
 
 async def via_json(http: httpx.AsyncClient, fields: dict[str, str]) -> dict[str, str]:
-    response = await http.post(JSON_PATH, json=fields)
+    response = await http.post(wire.JSON_PATH, json=fields)
     assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"errors"}, body
-    return body["errors"]
+    return wire.json_errors(response)  # JSON holding the errors and nothing else
 
 
 # --- The table -------------------------------------------------------------------------------------------
@@ -146,34 +137,29 @@ BAD_INPUTS = [
     ),
     bad("extra-field", {FORM: "Unexpected field: is_admin."}, is_admin="true"),
     bad("taken-email-other-case", {"email": EMAIL_TAKEN}, email=lambda who: who.taken_email.upper()),
-    bad(
-        "taken-email-padded",
-        {"email": EMAIL_TAKEN},
-        email=lambda who: f"  {who.taken_email.swapcase()} ",
-    ),
+    bad("taken-email-padded", {"email": EMAIL_TAKEN}, email=lambda who: f"  {who.taken_email.swapcase()} "),
     # 'Straße-Émile' upper-cases to 'STRASSE-ÉMILE': one account under the case-folded email key.
     bad("taken-email-casefolded", {"email": EMAIL_TAKEN}, email=lambda who: who.taken_unicode_email.upper()),
 ]
 
 
-@pytest.fixture(scope="module")
-def taken_email(app_server: AppServer) -> str:
-    """The address of an account that exists (made through the JSON route)."""
-    email = unique_email("taken")
-    body = {"name": "Already Here", "email": email, "password": strong_password()}
-    response = httpx.post(f"{app_server.url}{JSON_PATH}", json=body, timeout=20)
+def existing_account(app_server: AppServer, name: str, email: str) -> str:
+    """The address of an account made through the JSON route."""
+    body = {"name": name, "email": email, "password": strong_password()}
+    response = httpx.post(f"{app_server.url}{wire.JSON_PATH}", json=body, timeout=20)
     assert response.status_code == 201, response.text
     return email
+
+
+@pytest.fixture(scope="module")
+def taken_email(app_server: AppServer) -> str:
+    return existing_account(app_server, "Already Here", unique_email("taken"))
 
 
 @pytest.fixture(scope="module")
 def taken_unicode_email(app_server: AppServer) -> str:
-    """A non-ASCII address of an account that exists (made through the JSON route)."""
-    email = f"straße-émile-{uuid.uuid4().hex}@example.com"
-    body = {"name": "Émile Straße", "email": email, "password": strong_password()}
-    response = httpx.post(f"{app_server.url}{JSON_PATH}", json=body, timeout=20)
-    assert response.status_code == 201, response.text
-    return email
+    """A non-ASCII address, which SQL lower() and str.lower() fold differently."""
+    return existing_account(app_server, "Émile Straße", unique_email("straße-émile"))
 
 
 def expected_errors(case: BadInput, fields: dict[str, str]) -> dict[str, str]:
@@ -225,11 +211,7 @@ async def test_bad_input_gets_the_same_errors_on_every_transport(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_valid_signup_creates_one_account(
-    transport: str,
-    app_server: AppServer,
-    connect: ClientFactory,
-    http: httpx.AsyncClient,
-    accounts: Accounts,
+    transport: str, app_server: AppServer, connect: ClientFactory, http: httpx.AsyncClient, accounts: Accounts
 ) -> None:
     name = f"Grace Hopper {transport}"
     email = unique_email(f"ok-{transport}")
@@ -241,14 +223,14 @@ async def test_valid_signup_creates_one_account(
         deltas = await client.submit_and_settle(form(**fields))
         assert deltas == [{"pending": True}, {"pending": False, "welcome_name": name, "errors": {}}]
     elif transport == "form":
-        response = await post_form(http, app_server, fields)
-        assert response.status_code == 303, page_errors(response.text)
-        assert response.headers["location"] == WELCOME_PATH
-        welcome = await get_welcome(http, response)
+        response = await wire.post_form(http, app_server, fields)
+        assert response.status_code == 303, wire.page_errors(response.text)
+        assert response.headers["location"] == wire.WELCOME_PATH
+        welcome = await wire.get_welcome(http, response)
         assert welcome.status_code == 200
         assert f'<h1 id="welcome" tabindex="-1" class="title">Welcome, {name}</h1>' in welcome.text
     else:
-        response = await http.post(JSON_PATH, json=fields)
+        response = await http.post(wire.JSON_PATH, json=fields)
         assert response.status_code == 201, response.text
         assert response.headers["content-type"] == "application/json"
         body = response.json()

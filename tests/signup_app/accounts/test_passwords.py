@@ -6,8 +6,7 @@ import contextvars
 import os
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
@@ -17,6 +16,7 @@ from argon2.low_level import Type
 
 from signup_app.accounts import passwords
 from signup_app.accounts.passwords import HashingBusy, hash_password, normalize_password, verify_password
+from tests.harness.services import wait_until
 
 
 def test_hash_is_argon2id_at_least_owasp_baseline() -> None:
@@ -63,14 +63,6 @@ def test_hashes_run_on_one_low_priority_thread_per_core() -> None:
 WAIT_S = 10
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll a condition the code under test gives no signal of, with a deadline."""
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.005)
-
-
 class BlockedHasher:
     """Hashes only once released: fills the pool deterministically."""
 
@@ -99,7 +91,7 @@ def blocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[BlockedHasher]:
         yield hasher
     finally:
         hasher.release.set()
-        wait_until(lambda: passwords.hashes_in_flight() == 0, "every place is given back")
+        wait_until(lambda: passwords.hashes_in_flight() == 0, WAIT_S, "every place is given back")
 
 
 def test_a_hash_beyond_the_bound_is_refused_at_once(
@@ -110,8 +102,8 @@ def test_a_hash_beyond_the_bound_is_refused_at_once(
     with ThreadPoolExecutor(bound + 2) as callers:
         admitted = [callers.submit(hash_password, f"copper kettle rain {i}") for i in range(bound)]
         # Every thread is hashing and one more hash waits for a thread.
-        wait_until(lambda: blocked.running == passwords.HASH_THREADS, "every hash thread is busy")
-        wait_until(lambda: passwords.hashes_in_flight() == bound, "the queue is full")
+        wait_until(lambda: blocked.running == passwords.HASH_THREADS, WAIT_S, "every hash thread is busy")
+        wait_until(lambda: passwords.hashes_in_flight() == bound, WAIT_S, "the queue is full")
 
         # The next ones are refused without waiting: were they queued, the blocked pool would hold them.
         with pytest.raises(HashingBusy):

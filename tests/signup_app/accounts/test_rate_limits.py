@@ -16,6 +16,7 @@ from signup_app.accounts import Accepted, Rejected, Throttled, register
 from signup_app.accounts import registration as registration_module
 from signup_app.accounts.rate_limits import signup_limiter
 from signup_app.accounts.registration import EMAIL_TAKEN, SignupResult
+from tests.harness.data import unique_email
 from tests.harness.services import unavailable
 
 
@@ -42,7 +43,7 @@ def count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def form(email: str | None = None) -> dict[str, str]:
-    return {"name": "Flood", "email": email or f"f-{uuid.uuid4().hex}@example.com", "password": PASSWORD}
+    return {"name": "Flood", "email": email or unique_email("f"), "password": PASSWORD}
 
 
 def test_address_limit_refuses_before_any_hash(
@@ -88,7 +89,7 @@ def test_attempts_without_an_address_count_as_one_address(
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
     assert isinstance(sign_up(form()), Accepted)
     assert isinstance(sign_up(form()), Accepted)
-    email = unique_target()
+    email = unique_email("victim")
     assert isinstance(sign_up(form(email)), Accepted)
     assert isinstance(sign_up(form(email)), Rejected)
     third = sign_up(form(email))
@@ -98,20 +99,22 @@ def test_attempts_without_an_address_count_as_one_address(
     assert sign_up(form(email), client_address=address) == Rejected({"email": EMAIL_TAKEN})
 
 
-def unique_target() -> str:
-    return f"victim-{uuid.uuid4().hex}@example.com"
+def use_machine_redis(monkeypatch: pytest.MonkeyPatch) -> str:
+    """REFLEX_REDIS_URL set to the machine's Redis, once it answers; its URL."""
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    return url
 
 
 @pytest.fixture(params=["memory", "redis"])
 def limit_storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The limits' storage: in memory, or the machine's Redis (as with REFLEX_REDIS_URL set)."""
     if request.param == "redis":
-        url = "redis://127.0.0.1:6379/0"
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-        except redis.RedisError as exc:
-            unavailable("Redis", exc)
-        monkeypatch.setenv("REFLEX_REDIS_URL", url)
+        use_machine_redis(monkeypatch)
     else:
         monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
     return request.param
@@ -124,7 +127,7 @@ def test_an_attacker_cannot_lock_the_owner_out(
     monkeypatch.setenv("REFLEX_DB_URL", sqlite_url)
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/minute")
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "10/minute")
-    victim = unique_target()
+    victim = unique_email("victim")
     attacker = f"203.0.113.{uuid.uuid4().int % 250}"
     bad_password = {"name": "Attacker", "email": victim, "password": "short"}
     attempts = [sign_up(bad_password, client_address=attacker) for _ in range(50)]
@@ -145,7 +148,7 @@ def test_the_global_ceiling_holds_across_addresses(
     monkeypatch.setenv("REFLEX_DB_URL", sqlite_url)
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "3/minute")
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "10/minute")
-    victim = unique_target()
+    victim = unique_email("victim")
     results = [
         sign_up({"name": "Many", "email": victim, "password": "short"}, client_address=f"192.0.2.{i}")
         for i in range(1, 21)
@@ -161,7 +164,7 @@ def test_an_address_over_its_email_limit_uses_none_of_the_ceiling(
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "5/minute")
     limiter = signup_limiter()
-    victim = unique_target()
+    victim = unique_email("victim")
     assert [limiter.hit_email(victim, "192.0.2.1") is None for _ in range(100)] == [True, True] + [False] * 98
     # Five from all addresses: two used by the first, three left for others.
     assert [limiter.hit_email(victim, f"192.0.2.{i}") is None for i in range(2, 6)] == [True] * 3 + [False]
@@ -179,14 +182,9 @@ def test_checking_an_address_counts_nothing(limit_storage: str, monkeypatch: pyt
 
 
 def test_redis_storage_shares_counts_between_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        unavailable("Redis", exc)
-    monkeypatch.setenv("REFLEX_REDIS_URL", url)
+    url = use_machine_redis(monkeypatch)
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
-    email = f"shared-{uuid.uuid4().hex}@example.com"
+    email = unique_email("shared")
     limiter = signup_limiter()
     assert limiter.hit_email(email, "192.0.2.1") is None
     # A second worker is another process; here, a limiter built on a fresh storage connection.

@@ -9,19 +9,18 @@ from signup_app import signup_app as app_module
 from signup_app.web import hostile_events as he
 from signup_app.web.handler_allowlist import callable_handlers
 from signup_app.web.pages.signup import SignupState
+from tests.harness.client import form
 
 ROOT = "reflex___state____state"
 SIGNUP = SignupState.get_full_name()
 ON_LOAD = f"{ROOT}.reflex___state____on_load_internal_state"
+ISSUE_KEY = f"{SIGNUP}.issue_signup_key"
+SUBMIT = f"{SIGNUP}.submit"
 ROUTER = {"pathname": "/", "asPath": "/", "query": {}}
 
 
 def event(name: str, payload: object = None, **more: object) -> dict[str, object]:
     return {"name": name, "payload": {} if payload is None else payload, "router_data": dict(ROUTER), **more}
-
-
-def form(**fields: str) -> dict[str, list[list[str]]]:
-    return {FORM_DATA_ENTRIES_KEY: [[name, value] for name, value in fields.items()]}
 
 
 PAGE_EVENTS = [
@@ -30,12 +29,12 @@ PAGE_EVENTS = [
     event(f"{ON_LOAD}.on_load_internal"),
     event(f"{ON_LOAD}.set_is_hydrated", {"value": True}),
     event(f"{ROOT}.set_is_hydrated", {"value": True}),
-    event(f"{SIGNUP}.issue_signup_key"),
-    event(f"{SIGNUP}.submit", {"form_data": form(name="Ann", email="a@example.com", password="secret")}),
+    event(ISSUE_KEY),
+    event(SUBMIT, {"form_data": form(name="Ann", email="a@example.com", password="secret")}),
     # submit takes (and ignores) any other keys; what it does with odd form data is its own check.
-    event(f"{SIGNUP}.submit", {"form_data": "name=x", "extra": 1, "self": 2}),
+    event(SUBMIT, {"form_data": "name=x", "extra": 1, "self": 2}),
     # Events without router data are Reflex's to fill in.
-    {"name": f"{SIGNUP}.issue_signup_key", "payload": {}},
+    {"name": ISSUE_KEY, "payload": {}},
 ]
 
 
@@ -52,40 +51,32 @@ def test_every_callable_handler_resolves() -> None:
 HOSTILE = [
     ("string", '{"name": "x"}', he.NOT_AN_OBJECT),
     ("not-json", '{"name": ', he.NOT_AN_OBJECT),
-    ("list", [f"{SIGNUP}.submit", {}], he.NOT_AN_OBJECT),
+    ("list", [SUBMIT, {}], he.NOT_AN_OBJECT),
     ("null", None, he.NOT_AN_OBJECT),
     ("no-name", {"payload": {}}, he.NO_NAME),
     ("name-not-string", {"name": ["x"], "payload": {}}, he.NO_NAME),
-    ("no-payload", {"name": f"{SIGNUP}.issue_signup_key"}, he.NO_PAYLOAD),
-    ("payload-list", event(f"{SIGNUP}.submit", ["secret"]), he.NO_PAYLOAD),
-    ("payload-string", event(f"{SIGNUP}.submit", "secret"), he.NO_PAYLOAD),
-    ("router-data-list", event(f"{SIGNUP}.issue_signup_key", router_data=["/"]), he.BAD_ROUTER_DATA),
-    (
-        "router-path-list",
-        event(f"{SIGNUP}.issue_signup_key", router_data={"pathname": ["/"]}),
-        he.BAD_ROUTER_DATA,
-    ),
-    (
-        "router-query-list",
-        event(f"{SIGNUP}.issue_signup_key", router_data={"query": ["a"]}),
-        he.BAD_ROUTER_DATA,
-    ),
+    ("no-payload", {"name": ISSUE_KEY}, he.NO_PAYLOAD),
+    ("payload-list", event(SUBMIT, ["secret"]), he.NO_PAYLOAD),
+    ("payload-string", event(SUBMIT, "secret"), he.NO_PAYLOAD),
+    ("router-data-list", event(ISSUE_KEY, router_data=["/"]), he.BAD_ROUTER_DATA),
+    ("router-path-list", event(ISSUE_KEY, router_data={"pathname": ["/"]}), he.BAD_ROUTER_DATA),
+    ("router-query-list", event(ISSUE_KEY, router_data={"query": ["a"]}), he.BAD_ROUTER_DATA),
     ("unknown-handler", event(f"{SIGNUP}.no_such_handler"), he.UNKNOWN_HANDLER),
     ("unknown-state", event("no_such_state.submit"), he.UNKNOWN_HANDLER),
     ("backslashes", event('"password": "' + "\\" * 40), he.UNKNOWN_HANDLER),
     ("setvar", event(f"{SIGNUP}.setvar", {"var_name": "welcome_name", "value": "x"}), he.REFUSED_HANDLER),
     ("root-setvar", event(f"{ROOT}.setvar", {"var_name": "is_hydrated", "value": True}), he.REFUSED_HANDLER),
-    ("unexpected-arg", event(f"{SIGNUP}.issue_signup_key", {"password": "secret"}), he.BAD_ARGUMENT_NAMES),
+    ("unexpected-arg", event(ISSUE_KEY, {"password": "secret"}), he.BAD_ARGUMENT_NAMES),
     ("self-arg", event(f"{ROOT}.set_is_hydrated", {"value": True, "self": 1}), he.BAD_ARGUMENT_NAMES),
     ("missing-arg", event(f"{ROOT}.set_is_hydrated", {}), he.BAD_ARGUMENT_NAMES),
     (
         "entries-string",
-        event(f"{SIGNUP}.submit", {"form_data": {FORM_DATA_ENTRIES_KEY: "password=x"}}),
+        event(SUBMIT, {"form_data": {FORM_DATA_ENTRIES_KEY: "password=x"}}),
         he.BAD_ARGUMENT_VALUES,
     ),
     (
         "entries-triples",
-        event(f"{SIGNUP}.submit", {"form_data": {FORM_DATA_ENTRIES_KEY: [["a", "b", 1]]}}),
+        event(SUBMIT, {"form_data": {FORM_DATA_ENTRIES_KEY: [["a", "b", 1]]}}),
         he.BAD_ARGUMENT_VALUES,
     ),
 ]
@@ -100,7 +91,7 @@ def test_the_pages_script_error_report_is_dropped_not_hostile() -> None:
     report = event(he.FRONTEND_EXCEPTION, {"info": "Error: x", "component_stack": ""})
     assert he.hostile_reason(report) is None
     assert he.is_dropped(report)
-    assert not he.is_dropped(event(f"{SIGNUP}.issue_signup_key"))
+    assert not he.is_dropped(event(ISSUE_KEY))
 
 
 def test_the_log_line_carries_no_client_text(caplog: pytest.LogCaptureFixture) -> None:

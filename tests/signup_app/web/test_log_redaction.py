@@ -16,6 +16,9 @@ from reflex_base.event import Event
 
 from signup_app.web import log_redaction
 
+# The record factory is the process's, as in the app: installed once, for every test here.
+log_redaction.install()
+
 SECRET = "Sentinel 'quoted' \"kettle\" rain"
 
 
@@ -43,7 +46,6 @@ def test_redact_keeps_what_comes_before_the_password_and_drops_the_rest() -> Non
 
 
 def test_installed_factory_redacts_messages_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
-    log_redaction.install()
     logger = logging.getLogger("reflex_base.event.processor.base_state_processor")
     payload = {"form_data": {"__reflex_form_data__": [["password", SECRET]]}}
     with caplog.at_level(logging.DEBUG):
@@ -77,7 +79,6 @@ def test_reflex_payload_messages_lose_their_data(message: str) -> None:
 
 
 def test_client_strings_cannot_forge_log_lines(caplog: pytest.LogCaptureFixture) -> None:
-    log_redaction.install()
     with caplog.at_level(logging.INFO):
         logging.getLogger("signup_app.test").warning("refused %r and %s", "a", "evil\nFAKE ERROR line\r\n")
         logging.getLogger("signup_app.test").warning("long %s", "x" * 5000)
@@ -117,7 +118,6 @@ def test_text_without_a_password_key_is_kept() -> None:
 
 
 def test_the_message_is_cut_before_it_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    log_redaction.install()
     seen: list[int] = []
     redact = log_redaction.redact
     monkeypatch.setattr(log_redaction, "redact", lambda text: seen.append(len(text)) or redact(text))
@@ -131,7 +131,6 @@ def test_the_message_is_cut_before_it_is_redacted(monkeypatch: pytest.MonkeyPatc
 
 def test_a_message_that_cannot_be_formatted_keeps_no_argument(caplog: pytest.LogCaptureFixture) -> None:
     """Logging's own error path prints msg and args as they are: the args are dropped first."""
-    log_redaction.install()
     with caplog.at_level(logging.WARNING):
         logging.getLogger("signup_app.test").warning("bad format %d", {"password": SECRET})
     [record] = caplog.records
@@ -262,7 +261,6 @@ def plain_scan(text: str) -> None:
 @hypothesis.settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @hypothesis.given(text=adversarial)
 def test_a_record_costs_a_small_multiple_of_a_linear_scan(text: str) -> None:
-    log_redaction.install()
     baseline = best_time(lambda: plain_scan(text))
     cost = best_time(lambda: make_record(text))
     hypothesis.note(f"{len(text)} chars: {cost * 1e6:.1f} us, plain scan {baseline * 1e6:.1f} us")
@@ -272,7 +270,6 @@ def test_a_record_costs_a_small_multiple_of_a_linear_scan(text: str) -> None:
 @pytest.mark.parametrize("size", [1024, 16 * 1024, 64 * 1024])
 @pytest.mark.parametrize("run", ["\\", '"', "'", '"password": "\\', "password"])
 def test_long_runs_cost_a_small_multiple_of_a_linear_scan(run: str, size: int) -> None:
-    log_redaction.install()
     text = ('"password": "' + run * size)[:size]
     assert best_time(lambda: make_record(text)) <= MAX_COST_RATIO * best_time(lambda: plain_scan(text))
 
@@ -299,7 +296,6 @@ KEYED = [
 def test_no_password_survives_the_record_factory(
     shape: Callable[[str, str, str], str], key: str, sentinel: str, junk: str, how: str
 ) -> None:
-    log_redaction.install()
     text = shape(key, sentinel, junk)
     assert sentinel in text
     if how == "message":

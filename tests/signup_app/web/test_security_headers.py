@@ -274,8 +274,7 @@ async def test_head_of_a_page_has_the_gets_headers_and_no_body(wrap: Callable[..
     assert head_headers["content-security-policy"] == get_headers["content-security-policy"]
     # A HEAD for a page answered with something else (a redirect, JSON) drops the body too.
     json_headers, json_body, _ = await call(
-        wrap(FakeApp(b"{}", b"application/json")),
-        http_scope("/signup", method="HEAD"),
+        wrap(FakeApp(b"{}", b"application/json")), http_scope("/signup", method="HEAD")
     )
     assert json_body == b""
     assert one(json_headers, "content-length") == "2"

@@ -28,7 +28,7 @@ from tests.harness.abuse import (
 )
 from tests.harness.client import WAIT_S, WireClient, form, settled, state_vars
 from tests.harness.data import strong_password, unique_email
-from tests.harness.wire import page_errors
+from tests.harness.wire import browser_headers, page_errors
 
 pytestmark = pytest.mark.wire
 
@@ -206,12 +206,8 @@ async def _attempt(
     The websocket has no status: 201 stands for a welcome, 422 for errors, 429 for a throttle.
     """
     if transport == "websocket":
-        client = WireClient(served.url, headers=forwarded(address))
-        await client.connect()
-        try:
+        async with WireClient(served.url, headers=forwarded(address)) as client:
             final = (await client.submit_and_settle(form(**fields)))[-1]
-        finally:
-            await client.close()
         if final.get("welcome_name"):
             return 201, {}
         return (429 if throttle_seconds(final["errors"]) else 422), final["errors"]
@@ -219,12 +215,7 @@ async def _attempt(
         if transport == "json":
             response = await http.post("/api/signup", json=fields, headers=forwarded(address))
             return response.status_code, response.json().get("errors", {})
-        headers = {
-            **forwarded(address),
-            "Origin": served.url,
-            "Sec-Fetch-Site": "same-origin",
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
+        headers = {**forwarded(address), **browser_headers(served.app)}
         response = await http.post("/signup", content=urlencode(fields), headers=headers)
         status = 201 if response.status_code == 303 else response.status_code
         return status, page_errors(response.text) if status != 201 else {}

@@ -297,13 +297,9 @@ async def test_refused_and_unknown_handlers_change_nothing(proxied: LimitedServe
     """Each forged call closes its socket unanswered; the tab, reopened, is as it was."""
     marker = uuid.uuid4().hex
     address = new_addresses(1)[0]
-    first = WireClient(proxied.url, headers=forwarded(address))
-    await first.connect()
-    try:
+    async with WireClient(proxied.url, headers=forwarded(address)) as first:
         # What a re-hydrate of this untouched tab looks like (its page-load key already issued).
         baseline = await _hydrate_of(first)
-    finally:
-        await first.close()
 
     calls = _refused_calls(marker)
     unknown = [
@@ -315,9 +311,7 @@ async def test_refused_and_unknown_handlers_change_nothing(proxied: LimitedServe
     log = proxied.log_window()
     for name, payload in calls + unknown:
         # The same tab (its token) each time, as a script replaying it would.
-        tab = WireClient(proxied.url, token=first.token, headers=forwarded(address))
-        await tab.connect()
-        try:
+        async with WireClient(proxied.url, token=first.token, headers=forwarded(address)) as tab:
             start = len(tab.messages)
             await tab.emit(name, payload)
             if name == FRONTEND_EXCEPTION:
@@ -327,18 +321,12 @@ async def test_refused_and_unknown_handlers_change_nothing(proxied: LimitedServe
             else:
                 await tab.wait_closed()
                 assert tab.messages[start:] == [], name
-        finally:
-            await tab.close()
 
-    again = WireClient(proxied.url, token=first.token, headers=forwarded(address))
-    await again.connect()
-    try:
+    async with WireClient(proxied.url, token=first.token, headers=forwarded(address)) as again:
         # Nothing answered the forged calls; the new hydrate shows the state as it was at first.
         assert await _hydrate_of(again) == baseline
         # The tab behaves as a fresh one: not pending, no welcome, no earlier rejections.
         deltas = await again.submit_and_settle(form(name="", email="not-an-email", password="short"))
-    finally:
-        await again.close()
 
     assert deltas[0] == {"pending": True}, deltas
     final = deltas[-1]

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, get_type_hints
 
 import pytest
-from reflex.event import Event
-from reflex.istate.manager.memory import StateManagerMemory
-from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from reflex_base.registry import RegistrationContext
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from signup_app import signup_app as app_module
 from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled, Unavailable
 from signup_app.web.forms.component import form_page
 from signup_app.web.forms.declaration import Field, Form, Success
@@ -22,6 +17,7 @@ from signup_app.web.forms.schema import json_schema, payload_type
 from signup_app.web.handler_allowlist import callable_handlers
 from signup_app.web.transports import form_post, json_api
 from signup_app.web.transports.websocket import FormState, form_state
+from tests.harness.protocol import pipeline_deltas
 
 SECRET = "Sentinel-access-code"
 subscribed: list[tuple[str, str | None]] = []
@@ -115,14 +111,8 @@ def test_the_reflex_page_is_rendered_from_the_declaration() -> None:
 
 async def _submit(payload: dict[str, Any]) -> dict[str, Any]:
     """Run the form's submit through Reflex's pipeline, with the app's middleware; the state's last delta."""
-    assert app_module.app is not None
-    processor = BaseStateEventProcessor(middleware=app_module.app).configure(
-        state_manager=StateManagerMemory()
-    )
     name = form_state(NEWSLETTER).get_full_name()
-    async with processor:
-        event = Event(name=f"{name}.submit", payload=payload, router_data={"pathname": "/", "asPath": "/"})
-        deltas = [dict(d) async for d in processor.enqueue_stream_delta(str(uuid.uuid4()), event)]
+    deltas = await pipeline_deltas(f"{name}.submit", payload)
     assert SECRET not in repr(deltas)
     return {k.removesuffix("_rx_state_"): v for d in deltas if name in d for k, v in d[name].items()}
 

@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 import pickle
-import uuid
 from typing import Any
 
 import pytest
-from reflex.event import Event
-from reflex.istate.manager.memory import StateManagerMemory
 from reflex.state import State
-from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from sqlmodel import select
 
 from signup_app import db
-from signup_app import signup_app as app_module
 from signup_app.accounts import Account, registration
 from signup_app.accounts.passwords import HashingBusy
 from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, SERVER_ERROR
 from signup_app.web.pages.signup import SignupState
+from tests.harness.data import unique_email
+from tests.harness.protocol import pipeline_deltas
 
 PASSWORD = "Sentinel copper kettle rain ladder"
 SUBMIT = f"{SignupState.get_full_name()}.submit"
 
 
 def form(**changes: object) -> dict[str, object]:
-    return {
-        "name": "Ada Lovelace",
-        "email": f"ada-{uuid.uuid4().hex[:8]}@example.com",
-        "password": PASSWORD,
-    } | changes
+    return {"name": "Ada Lovelace", "email": unique_email("ada"), "password": PASSWORD} | changes
+
+
+def stored_accounts() -> list[Account]:
+    with db.session() as session:
+        return list(session.exec(select(Account)))
 
 
 def signup_state() -> SignupState:
@@ -48,8 +46,7 @@ async def test_submit_shows_pending_then_welcome(database_url: str) -> None:
 
     assert pending_at_yields == [True]
     assert (state.pending, state.welcome_name, state.errors) == (False, "Ada Lovelace", {})
-    with db.session() as session:
-        assert len(list(session.exec(select(Account)))) == 1
+    assert len(stored_accounts()) == 1
 
 
 async def test_rejected_submit_sets_errors_and_bumps_rejections(database_url: str) -> None:
@@ -74,28 +71,24 @@ async def test_a_signed_up_tab_ignores_further_submits(database_url: str) -> Non
     state = signup_state()
     await run_submit(state, form())
     assert await run_submit(state, form()) == []
-    with db.session() as session:
-        assert len(list(session.exec(select(Account)))) == 1
+    assert len(stored_accounts()) == 1
 
 
-async def test_unexpected_failure_is_a_generic_form_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(_password: str) -> str:
-        raise RuntimeError("database exploded")
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [(RuntimeError("database exploded"), SERVER_ERROR), (HashingBusy(), BUSY)],
+    ids=["unexpected-failure-is-generic", "overload-is-busy"],
+)
+async def test_a_failure_is_a_form_error(
+    monkeypatch: pytest.MonkeyPatch, failure: Exception, message: str
+) -> None:
+    def failing(_password: str) -> str:
+        raise failure
 
-    monkeypatch.setattr(registration, "hash_password", broken)
+    monkeypatch.setattr(registration, "hash_password", failing)
     state = signup_state()
     await run_submit(state, form())
-    assert (state.errors, state.pending) == ({"form": SERVER_ERROR}, False)
-
-
-async def test_overload_is_the_busy_form_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    def busy(_password: str) -> str:
-        raise HashingBusy
-
-    monkeypatch.setattr(registration, "hash_password", busy)
-    state = signup_state()
-    await run_submit(state, form())
-    assert (state.errors, state.pending, state.welcome_name) == ({"form": BUSY}, False, "")
+    assert (state.errors, state.pending, state.welcome_name) == ({"form": message}, False, "")
     assert state.rejections == 1
 
 
@@ -106,14 +99,6 @@ async def test_password_is_never_kept_in_the_state(database_url: str) -> None:
     root = state._get_root_state()
     assert PASSWORD.encode() not in pickle.dumps(root)
     assert PASSWORD not in repr(root.dict())
-
-
-async def _pipeline_deltas(token: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    assert app_module.app is not None  # the pipeline resolves page load events through the app
-    processor = BaseStateEventProcessor().configure(state_manager=StateManagerMemory())
-    async with processor:
-        event = Event(name=SUBMIT, payload=payload, router_data={"pathname": "/", "asPath": "/"})
-        return [dict(delta) async for delta in processor.enqueue_stream_delta(token, event)]
 
 
 def _signup_deltas(deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,7 +113,7 @@ async def test_pipeline_turns_browser_form_entries_into_an_account(database_url:
     data = form()
     # The browser wraps form fields as ordered entries.
     entries = {"__reflex_form_data__": [[k, v] for k, v in data.items()]}
-    deltas = _signup_deltas(await _pipeline_deltas(str(uuid.uuid4()), {"form_data": entries}))
+    deltas = _signup_deltas(await pipeline_deltas(SUBMIT, {"form_data": entries}, middleware=False))
 
     assert deltas[0] == {"pending_rx_state_": True}
     assert deltas[-1]["welcome_name_rx_state_"] == "Ada Lovelace"
@@ -147,11 +132,10 @@ async def test_pipeline_turns_browser_form_entries_into_an_account(database_url:
     ],
 )
 async def test_pipeline_answers_bad_payloads_with_errors(database_url: str, payload: dict[str, Any]) -> None:
-    deltas = _signup_deltas(await _pipeline_deltas(str(uuid.uuid4()), payload))
+    deltas = _signup_deltas(await pipeline_deltas(SUBMIT, payload, middleware=False))
     assert deltas[-1]["errors_rx_state_"]
     assert SERVER_ERROR not in deltas[-1]["errors_rx_state_"].values()
-    with db.session() as session:
-        assert list(session.exec(select(Account))) == []
+    assert stored_accounts() == []
 
 
 async def test_hashing_runs_off_the_event_loop(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
