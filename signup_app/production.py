@@ -19,6 +19,8 @@ __all__ = ["DEFAULT_BIND_ADDRESS", "MIN_IPV6_PREFIX", "main", "problems"]
 
 # An IPv6 prefix shorter than this would count a whole provider's customers as one client.
 MIN_IPV6_PREFIX = 32
+# Production shares state through Redis between several workers.
+MIN_WORKERS = 2
 
 
 def _origin_problem(origin: str) -> str | None:
@@ -62,9 +64,11 @@ def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str
     if problem := _redis_problem(settings):
         found.append(problem)
     # Optional: the page's own origin is always accepted; these are further ones.
-    for origin in settings.cors_allowed_origins:
-        if problem := _origin_problem(origin):
-            found.append(f"REFLEX_CORS_ALLOWED_ORIGINS: {problem}")
+    found.extend(
+        f"REFLEX_CORS_ALLOWED_ORIGINS: {problem}"
+        for origin in settings.cors_allowed_origins
+        if (problem := _origin_problem(origin))
+    )
     for name, value in (
         ("SIGNUP_RATE_LIMIT_PER_ADDRESS", settings.rate_limit_per_address),
         ("SIGNUP_RATE_LIMIT_PER_EMAIL", settings.rate_limit_per_email),
@@ -78,7 +82,7 @@ def _production_problems(settings: Settings, env: Mapping[str, str]) -> list[str
             f"not {str(settings.ipv6_prefix)!r}."
         )
     workers = env.get("GRANIAN_WORKERS")
-    if workers is not None and (not workers.isdigit() or int(workers) < 2):
+    if workers is not None and (not workers.isdigit() or int(workers) < MIN_WORKERS):
         found.append("GRANIAN_WORKERS must be 2 or more in production.")
     return found
 
@@ -101,7 +105,7 @@ def main() -> int:
     """Print the problems; the exit status says whether there were any."""
     found = problems()
     for problem in found:
-        print(f"signup_app: refusing to start: {problem}", file=sys.stderr)
+        print(f"signup_app: refusing to start: {problem}", file=sys.stderr)  # noqa: T201  (the check's output)
     return 1 if found else 0
 
 

@@ -63,7 +63,7 @@ def max_waiting_hashes(config: settings.Settings | None = None) -> int:
     return DEFAULT_MAX_WAITING_HASHES if configured is None else configured
 
 
-class HashingBusy(Exception):
+class HashingBusyError(Exception):
     """More hashes are waiting than max_waiting_hashes(): nothing was hashed; try again shortly."""
 
 
@@ -92,7 +92,7 @@ class _Admission:
                 " (SIGNUP_MAX_WAITING_HASHES)",
                 bound,
             )
-        raise HashingBusy
+        raise HashingBusyError
 
     def leave(self) -> None:
         with self._lock:
@@ -133,7 +133,7 @@ class HashPlace:
 
 
 def reserve_hash_place() -> HashPlace:
-    """Take a place among the hashes running or waiting; raise HashingBusy at once when none is free.
+    """Take a place among the hashes running or waiting; raise HashingBusyError at once when none is free.
 
     Take it before any queue that leads to the hash (a thread pool's backlog), so that the wait
     in those queues is bounded too, and release it when the work is done.
@@ -156,10 +156,8 @@ def _run_hash(fn: Callable[..., T], *args: str) -> T:
 
 def _lower_priority() -> None:
     if sys.platform == "linux":  # Linux alone gives each thread its own nice value
-        try:
+        with contextlib.suppress(OSError):  # not allowed here: hash at normal priority
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICE)
-        except OSError:
-            pass
 
 
 def _new_pool() -> ThreadPoolExecutor:
@@ -171,7 +169,7 @@ _pool = _new_pool()
 
 def _replace_pool_after_fork() -> None:
     # A forked worker inherits the pool object but none of its threads, and none of the places.
-    global _pool, _admission
+    global _pool, _admission  # noqa: PLW0603  (module state a fork must renew)
     _pool = _new_pool()
     _admission = _Admission()
 
@@ -188,13 +186,13 @@ def normalize_password(password: str) -> str:
 def hash_password(password: str) -> str:
     """Hash a normalised password; CPU-bound (~25 ms) and blocking, so call it off the event loop.
 
-    Raises HashingBusy, before any work, when the bound of waiting hashes is reached.
+    Raises HashingBusyError, before any work, when the bound of waiting hashes is reached.
     """
     return _run_hash(_hasher.hash, password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """Whether the password matches the stored hash; raises HashingBusy as hash_password does."""
+    """Whether the password matches the stored hash; raises HashingBusyError as hash_password does."""
     try:
         return _run_hash(_hasher.verify, password_hash, normalize_password(password))
     except VerificationError:

@@ -19,7 +19,7 @@ from sqlmodel import select
 from signup_app import db
 from signup_app.accounts.models import Account, signup_key_hash
 from signup_app.accounts.outages import is_outage
-from signup_app.accounts.passwords import HashingBusy, hash_password, reserve_hash_place, verify_password
+from signup_app.accounts.passwords import HashingBusyError, hash_password, reserve_hash_place, verify_password
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
 from signup_app.accounts.results import Accepted, ActionResult, Rejected, Throttled, Unavailable
 from signup_app.accounts.validation import (
@@ -69,7 +69,7 @@ async def register(fields: Mapping[str, object], /, *, client_address: str | Non
     """
     try:
         place = reserve_hash_place()
-    except HashingBusy:
+    except HashingBusyError:
         return _busy()
     started = False
 
@@ -81,7 +81,7 @@ async def register(fields: Mapping[str, object], /, *, client_address: str | Non
 
     try:
         return await anyio.to_thread.run_sync(run)
-    except HashingBusy:
+    except HashingBusyError:
         return _busy()
     except Exception as exc:
         if is_outage(exc):

@@ -39,6 +39,7 @@ class ConnectionCap:
         self.open: collections.Counter[str] = collections.Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count a websocket against its address, or refuse it when the address is at its cap."""
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return

@@ -127,7 +127,7 @@ def scope_is_cross_site(scope: Mapping[str, Any]) -> bool:
     return is_cross_site(next(iter(origins), None), next(iter(fetch_sites), None), scope)
 
 
-def websocket_origin_allowed(origin: str | None, environ: Mapping[str, Any]) -> bool:
+def websocket_origin_allowed(_origin: str | None, environ: Mapping[str, Any]) -> bool:
     """python-engineio's cors_allowed_origins callable: whether the handshake's Origin may connect."""
     scope = environ.get("asgi.scope") or {}
     return not scope_is_cross_site(scope)

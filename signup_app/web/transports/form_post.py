@@ -89,7 +89,7 @@ def routes(form: Form) -> list[Route]:
             return _page(form, 415, {FORM: NOT_A_FORM})
         try:
             fields = _parse_form(form, await http.read_body(request, MAX_BODY_BYTES))
-        except http.BodyTooLarge:
+        except http.BodyTooLargeError:
             return _page(form, 413, {FORM: TOO_LARGE})
         except ValueError:
             return _page(form, 400, {FORM: NOT_A_FORM})

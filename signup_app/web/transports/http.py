@@ -15,7 +15,7 @@ ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 CROSS_SITE = "Cross-site requests are not accepted. Submit the form from this site."
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     """The request body is over the route's limit."""
 
 
@@ -36,12 +36,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing to buffer more than limit bytes whatever Content-Length claims."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
+        raise BodyTooLargeError
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise BodyTooLarge
+            raise BodyTooLargeError
     return bytes(body)
 
 

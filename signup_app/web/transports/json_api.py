@@ -62,7 +62,7 @@ def routes(form: Form) -> list[Route]:
             return render(refused)
         try:
             body = await http.read_body(request, MAX_BODY_BYTES)
-        except http.BodyTooLarge:
+        except http.BodyTooLargeError:
             return _errors(413, {FORM: TOO_LARGE})
         try:
             attrs = json.loads(body)

@@ -15,7 +15,7 @@ from argon2 import extract_parameters
 from argon2.low_level import Type
 
 from signup_app.accounts import passwords
-from signup_app.accounts.passwords import HashingBusy, hash_password, normalize_password, verify_password
+from signup_app.accounts.passwords import HashingBusyError, hash_password, normalize_password, verify_password
 from tests.harness.services import wait_until
 
 
@@ -106,9 +106,9 @@ def test_a_hash_beyond_the_bound_is_refused_at_once(
         wait_until(lambda: passwords.hashes_in_flight() == bound, WAIT_S, "the queue is full")
 
         # The next ones are refused without waiting: were they queued, the blocked pool would hold them.
-        with pytest.raises(HashingBusy):
+        with pytest.raises(HashingBusyError):
             callers.submit(hash_password, "one too many").result(timeout=WAIT_S)
-        with pytest.raises(HashingBusy):  # verification shares the pool and its bound
+        with pytest.raises(HashingBusyError):  # verification shares the pool and its bound
             callers.submit(verify_password, "stored", "one too many").result(timeout=WAIT_S)
         assert blocked.calls == passwords.HASH_THREADS
 
@@ -127,9 +127,9 @@ def test_a_place_taken_before_the_hop_covers_the_hashes_under_it(
     blocked.release.set()
     places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS)]
     try:
-        with pytest.raises(HashingBusy):
+        with pytest.raises(HashingBusyError):
             passwords.reserve_hash_place()
-        with pytest.raises(HashingBusy):
+        with pytest.raises(HashingBusyError):
             hash_password("no place left")
         with ThreadPoolExecutor(1) as thread, places[0].held():
             # The context is copied into the thread it hops to, as asyncio's and anyio's pools do.

@@ -240,10 +240,10 @@ def test_an_unreachable_database_is_temporarily_unavailable(monkeypatch: pytest.
 
 def test_busy_hashing_is_a_busy_answer_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     from signup_app.accounts import registration
-    from signup_app.accounts.passwords import HashingBusy
+    from signup_app.accounts.passwords import HashingBusyError
 
     def busy(_password: str) -> str:
-        raise HashingBusy
+        raise HashingBusyError
 
     monkeypatch.setattr(registration, "hash_password", busy)
     result = sign_up({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})

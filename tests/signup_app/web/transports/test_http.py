@@ -9,13 +9,13 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from signup_app.web.transports.http import BodyTooLarge, is_cross_site, read_body
+from signup_app.web.transports.http import BodyTooLargeError, is_cross_site, read_body
 
 
 async def probe(request: Request) -> PlainTextResponse:
     try:
         size = len(await read_body(request, 10))
-    except BodyTooLarge:
+    except BodyTooLargeError:
         size = -1
     return PlainTextResponse(f"{is_cross_site(request)} {size}")
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts import Account, registration
-from signup_app.accounts.passwords import HashingBusy
+from signup_app.accounts.passwords import HashingBusyError
 from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, SERVER_ERROR
 from signup_app.web.pages.signup import SignupState
 from tests.harness.data import unique_email
@@ -76,7 +76,7 @@ async def test_a_signed_up_tab_ignores_further_submits(database_url: str) -> Non
 
 @pytest.mark.parametrize(
     ("failure", "message"),
-    [(RuntimeError("database exploded"), SERVER_ERROR), (HashingBusy(), BUSY)],
+    [(RuntimeError("database exploded"), SERVER_ERROR), (HashingBusyError(), BUSY)],
     ids=["unexpected-failure-is-generic", "overload-is-busy"],
 )
 async def test_a_failure_is_a_form_error(
