@@ -1,6 +1,7 @@
-"""Accounts: the model, password hashing, validation and the register_account action."""
+"""Accounts: the model, password hashing, validation and the register action."""
 
 from signup_app.accounts.models import Account
-from signup_app.accounts.registration import Registered, RegistrationResult, Rejected, register_account
+from signup_app.accounts.registration import admit, register
+from signup_app.accounts.results import Accepted, ActionResult, Rejected, Throttled, Unavailable
 
-__all__ = ["Account", "Registered", "RegistrationResult", "Rejected", "register_account"]
+__all__ = ["Accepted", "Account", "ActionResult", "Rejected", "Throttled", "Unavailable", "admit", "register"]

@@ -1,7 +1,7 @@
-"""register_account: the only way an account is created.
+"""register: the only way an account is created.
 
 Every transport (the websocket event handler, the form POST, the JSON API and
-the tests' fixtures) calls this one function with the submitted fields.
+the tests' fixtures) calls this one async function with the submitted fields.
 """
 
 from __future__ import annotations
@@ -10,23 +10,21 @@ import hmac
 import logging
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
-from limits.errors import StorageError
-from redis.exceptions import RedisError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts.models import Account, signup_key_hash
+from signup_app.accounts.outages import is_outage
 from signup_app.accounts.passwords import HashingBusy, hash_password, reserve_hash_place, verify_password
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
+from signup_app.accounts.results import Accepted, ActionResult, Rejected, Throttled, Unavailable
 from signup_app.accounts.validation import (
     FORM,
     SIGNUP_KEY,
-    FieldErrors,
     SignupInput,
     check_fields,
     check_strength,
@@ -47,106 +45,77 @@ SIGNUP_KEY_LIFETIME = timedelta(hours=24)
 # Shown when more signups are hashing or waiting to hash than the server takes at once.
 BUSY = "The service is busy right now. Please try again in a few seconds."
 
-
-class TemporarilyUnavailable(Exception):
-    """The database or the rate-limit store could not be reached; nothing was written.
-
-    Transports show ``message`` and send ``retry_after`` (seconds) where the protocol has it.
-    """
-
-    message = UNAVAILABLE
-    retry_after = 5
-    log_level = logging.WARNING
+SignupResult = ActionResult[Account]
 
 
-class Busy(TemporarilyUnavailable):
-    """Too many signups are hashing or waiting to hash: refused at once, before any other work."""
-
-    message = BUSY
+def _busy() -> Unavailable:
+    # Spread over a few seconds, so refused clients do not all come back at the same moment.
     # passwords.py logs when shedding starts; one line per refused signup would flood the log.
-    log_level = logging.DEBUG
-
-    def __init__(self) -> None:
-        super().__init__("busy")
-        # Spread over a few seconds, so refused clients do not all come back at the same moment.
-        self.retry_after = random.randint(2, 5)  # noqa: S311 (not a secret)
+    return Unavailable(BUSY, retry_after=random.randint(2, 5))  # noqa: S311
 
 
-@dataclass(frozen=True, slots=True)
-class Registered:
-    """The account was created."""
+async def register(fields: Mapping[str, object], /, *, client_address: str | None = None) -> SignupResult:
+    """Validate, rate-limit, hash and insert an account: the only way one is created.
 
-    account: Account
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """Nothing was created; ``errors`` maps each bad field (or "form") to its message.
-
-    ``retry_after`` is set, in seconds, when the attempt was refused by a rate limit.
-    """
-
-    errors: FieldErrors
-    retry_after: int | None = None
-
-
-RegistrationResult = Registered | Rejected
-
-
-async def register_account_in_thread(
-    attrs: Mapping[str, object], *, client_address: str | None = None
-) -> RegistrationResult:
-    """register_account on a worker thread, for the transports' async handlers.
-
-    A place among the hashes is taken before the hop, so that overload is refused at once
-    (Busy, costing no rate-limit hit) instead of queueing in the thread pool's backlog.
+    The hash and the database I/O run on a worker thread. A place among the hashes is
+    taken before the hop, so overload is refused at once (costing no rate-limit hit)
+    instead of queueing in the thread pool's backlog. Concurrent signups of one address
+    are settled by the database's unique index on its email key. Attempts are limited per
+    client address (when given) and per target email from that address, under a ceiling
+    per email, before the costly checks, so a refused attempt costs no hash. A re-sent
+    submission (same signup key, name, email and password, within SIGNUP_KEY_LIFETIME)
+    gets the account it created. A service that cannot be reached gives Unavailable;
+    any other error is a bug and is logged with its traceback.
     """
     try:
         place = reserve_hash_place()
-    except HashingBusy as exc:
-        raise Busy from exc
+    except HashingBusy:
+        return _busy()
     started = False
 
-    def run() -> RegistrationResult:
+    def run() -> SignupResult:
         nonlocal started
         started = True
         with place.held():
-            return register_account(attrs, client_address=client_address)
+            return _register(fields, client_address)
 
     try:
         return await anyio.to_thread.run_sync(run)
+    except HashingBusy:
+        return _busy()
+    except Exception as exc:
+        if is_outage(exc):
+            logger.warning("signup unavailable: %s", type(exc).__name__)
+            return Unavailable(UNAVAILABLE, retry_after=5)
+        logger.exception("signup failed")
+        return Unavailable(SERVER_ERROR, retry_after=None)
     finally:
         if not started:  # cancelled before a thread took it
             place.release()
 
 
-def register_account(attrs: Mapping[str, object], *, client_address: str | None = None) -> RegistrationResult:
-    """Validate, rate-limit, hash and insert an account.
+async def admit(client_address: str) -> Throttled | Unavailable | None:
+    """Whether an address over its limit is refused before its submission is even read.
 
-    Blocking (password hash and database I/O): async callers run it in a thread.
-    Concurrent signups of one address are settled by the database's unique index on
-    its email key. Attempts are limited per client address (when given) and per target
-    email from that address, under a ceiling per email, before the costly checks, so a
-    refused attempt costs no hash. A re-sent submission (same signup key, name, email
-    and password, within SIGNUP_KEY_LIFETIME) gets the account it created.
+    Only looks at the count: ``register`` counts the attempt.
     """
     try:
-        return _register(attrs, client_address)
-    except HashingBusy as exc:
-        raise Busy from exc
-    except (OperationalError, InterfaceError, RedisError, StorageError) as exc:
-        # The service could not be reached. Other database errors (a bad query, a
-        # drifted schema) are bugs: they propagate and are logged with a traceback.
-        raise TemporarilyUnavailable(type(exc).__name__) from exc
+        wait = await anyio.to_thread.run_sync(signup_limiter().address_wait, client_address)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        logger.warning("signup unavailable: %s", type(exc).__name__)
+        return Unavailable(UNAVAILABLE, retry_after=5)
+    return None if wait is None else Throttled({FORM: too_many_attempts(wait)}, retry_after=wait)
 
 
-def _register(attrs: Mapping[str, object], client_address: str | None) -> RegistrationResult:
+def _register(attrs: Mapping[str, object], client_address: str | None) -> SignupResult:
     limiter = signup_limiter()
     if client_address is not None and (wait := limiter.hit_address(client_address)):
-        return Rejected({FORM: too_many_attempts(wait)}, retry_after=wait)
+        return Throttled({FORM: too_many_attempts(wait)}, retry_after=wait)
     cleaned, errors = check_fields(attrs)
     if "email" in cleaned and (wait := limiter.hit_email(cleaned["email"], client_address)):
-        return Rejected({FORM: too_many_attempts(wait)}, retry_after=wait)
+        return Throttled({FORM: too_many_attempts(wait)}, retry_after=wait)
     if "password" in cleaned:
         errors |= check_strength(cleaned)
     if errors:
@@ -175,11 +144,15 @@ def _register(attrs: Mapping[str, object], client_address: str | None) -> Regist
                     continue
                 if existing is not None and _is_resend(existing, signup, key_hash):
                     # The same submission, sent again: it already created this account.
-                    return Registered(existing)
+                    return _accepted(existing)
                 return Rejected({"email": EMAIL_TAKEN})
             break
     logger.info("account created id=%s", account.id)
-    return Registered(account)
+    return _accepted(account)
+
+
+def _accepted(account: Account) -> Accepted[Account]:
+    return Accepted(account, {"id": account.id, "name": account.name, "email": account.email})
 
 
 def _is_resend(existing: Account, signup: SignupInput, key_hash: str | None) -> bool:
