@@ -330,3 +330,23 @@ def password_feedback(password: str, user_inputs: Sequence[str]) -> PasswordFeed
         suggestions=tuple(str(text) for text in feedback.get("suggestions") or ()),
         strong_enough=refusal is None,
     )
+
+
+def signup_password_feedback(password: str, fields: Mapping[str, object]) -> PasswordFeedback:
+    """The meter's feedback on a signup password, judged against the name and email typed so far.
+
+    Args:
+        password: The password as typed.
+        fields: The form's other fields as typed (non-text values are ignored).
+
+    Returns:
+        The password's feedback, as ``password_feedback``.
+    """
+    name, email = fields.get("name"), fields.get("email")
+    return password_feedback(
+        password,
+        user_inputs(
+            name.strip() if isinstance(name, str) else None,
+            email.strip() if isinstance(email, str) else None,
+        ),
+    )

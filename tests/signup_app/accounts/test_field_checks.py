@@ -11,6 +11,7 @@ from signup_app.accounts.validation import (
     check_fields,
     check_strength,
     password_feedback,
+    signup_password_feedback,
     user_inputs,
 )
 
@@ -115,3 +116,15 @@ def test_the_meter_normalises_like_the_submit() -> None:
     # NFKC: fullwidth letters are the same password as their ASCII forms.
     fullwidth = "ｐａｓｓｗｏｒｄ１２３"
     assert password_feedback(fullwidth, []) == password_feedback("password123", [])
+
+
+def test_the_signup_meter_uses_the_name_and_email_typed_so_far() -> None:
+    password = "adalovelace1815"
+    assert signup_password_feedback(password, {}).strong_enough
+    feedback = signup_password_feedback(
+        password, {"name": " Ada Lovelace ", "email": "ada.lovelace@example.com"}
+    )
+    assert not feedback.strong_enough
+    assert feedback.warning == PasswordStrengthValidator.personal_message
+    # A script may send anything as the other fields: non-text values are left out.
+    assert signup_password_feedback(password, {"name": ["Ada"], "email": 7}).strong_enough
