@@ -5,15 +5,18 @@ from reflex.utils.exec import is_prod_mode
 from starlette.applications import Starlette
 
 from signup_app.accounts import models  # noqa: F401  (registers the Account table)
-from signup_app.web import hostile_events, log_redaction, origins
+from signup_app.web import hostile_events, log_redaction, origins, routes
 from signup_app.web.connection_cap import ConnectionCap
 from signup_app.web.correlation import CorrelationId
+from signup_app.web.forms.signup import SIGNUP
 from signup_app.web.handler_allowlist import AllowlistMiddleware
 from signup_app.web.outages import backend_exception_handler
-from signup_app.web.pages.signup import signup_page
+from signup_app.web.pages.signup import SignupState, signup_page
 from signup_app.web.security_headers import SecurityHeaders
 from signup_app.web.transports import form_post, json_api
-from signup_app.web.transports.websocket import SignupState
+
+# Every declared form: each gets its HTTP routes here, its State and page in signup_app.web.pages.
+FORMS = (SIGNUP,)
 
 log_redaction.install()
 
@@ -29,7 +32,12 @@ app = rx.App(
     # The HTTP doors onto the same action; they match before Reflex's own routes.
     # SecurityHeaders last: the outermost, so every HTTP response (pages, files, routes) passes it.
     api_transformer=[
-        Starlette(routes=[*form_post.routes, *json_api.routes]),
+        Starlette(
+            routes=[
+                *(route for form in FORMS for route in (*form_post.routes(form), *json_api.routes(form))),
+                json_api.openapi_route(FORMS),
+            ]
+        ),
         ConnectionCap,
         CorrelationId,
         SecurityHeaders,
@@ -44,7 +52,7 @@ app.add_middleware(AllowlistMiddleware())
 hostile_events.install(app)
 app.add_page(
     signup_page,
-    route="/",
-    title="Create your account · signup_app",
+    route=routes.HOME,
+    title=f"{SIGNUP.title} · signup_app",
     on_load=SignupState.issue_signup_key,
 )

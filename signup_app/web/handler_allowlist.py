@@ -1,14 +1,17 @@
 """Which event handlers a client may call.
 
 Reflex lets any client name any registered handler (every public State method,
-and built-ins such as `setvar`) with any arguments. Only the names in CALLABLE
-run; every other registered handler is listed in REFUSED, so that a new public
-handler fails tests/signup_app/web/test_handler_allowlist.py until it is placed in
-one list or the other on purpose.
+and built-ins such as `setvar`) with any arguments. Only the names in
+callable_handlers() run: the page boot and each declared form's own handlers,
+taken from the form States. Every other registered handler is in
+refused_handlers(), so that a new public handler fails
+tests/signup_app/web/test_handler_allowlist.py until it is placed in one list or
+the other on purpose.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -23,7 +26,7 @@ from reflex.state import (
     UpdateVarsInternalState,
 )
 
-from signup_app.web.transports.websocket import SignupState
+from signup_app.web.transports.websocket import FormState, form_states
 
 if TYPE_CHECKING:
     from reflex.app import App
@@ -39,48 +42,67 @@ def _handler(state: type[BaseState], name: str) -> str:
     return f"{state.get_full_name()}.{name}"
 
 
-CALLABLE: frozenset[str] = frozenset(
-    {
-        # Page boot and Reflex's own hydration chain.
-        _handler(State, "hydrate_and_load"),
-        _handler(State, "hydrate"),
-        _handler(State, "set_is_hydrated"),
-        _handler(OnLoadInternalState, "on_load_internal"),
-        _handler(OnLoadInternalState, "set_is_hydrated"),
-        # The signup action.
-        _handler(SignupState, "submit"),
-        # The tab's idempotency key: random, set once, nothing else.
-        _handler(SignupState, "issue_signup_key"),
-    }
+# Reflex's own states and the handlers of theirs a page needs.
+_BOOT = (
+    # Page boot and Reflex's own hydration chain.
+    (State, "hydrate_and_load"),
+    (State, "hydrate"),
+    (State, "set_is_hydrated"),
+    (OnLoadInternalState, "on_load_internal"),
+    (OnLoadInternalState, "set_is_hydrated"),
+)
+_BUILT_IN_STATES = (
+    State,
+    OnLoadInternalState,
+    UpdateVarsInternalState,
+    FrontendEventExceptionState,
+    SharedStateBaseInternal,
 )
 
-REFUSED: frozenset[str] = frozenset(
-    {
-        # Generic setters: they would let a client write any var (errors, welcome_name...).
-        *(
-            _handler(state, "setvar")
-            for state in (
-                State,
-                SignupState,
-                OnLoadInternalState,
-                UpdateVarsInternalState,
-                FrontendEventExceptionState,
-                SharedStateBaseInternal,
-            )
-        ),
-        # Client storage sync: the app keeps nothing in cookies or local storage.
-        _handler(UpdateVarsInternalState, "update_vars_internal"),
-        # Client-side exception reports: client text into server logs, unused here.
-        _handler(FrontendEventExceptionState, "handle_frontend_exception"),
+
+def _form_handlers(state: type[FormState]) -> set[str]:
+    # The form's action, and the issuing of each hidden key (random, set once, nothing else).
+    return {_handler(state, "submit")} | {
+        _handler(state, name) for name in state.event_handlers if name.startswith("issue_")
     }
-)
+
+
+def callable_handlers() -> frozenset[str]:
+    """The handlers a client may call: the page boot, and each declared form's handlers."""
+    return _callable(form_states())
+
+
+def refused_handlers() -> frozenset[str]:
+    """The registered handlers no client may call."""
+    return _refused(form_states())
+
+
+# Cached per set of form States: a form declared later (as in the tests) gets its own entry.
+@functools.cache
+def _callable(forms: tuple[type[FormState], ...]) -> frozenset[str]:
+    handlers = set().union(*(_form_handlers(state) for state in forms))
+    return frozenset({_handler(state, name) for state, name in _BOOT} | handlers)
+
+
+@functools.cache
+def _refused(forms: tuple[type[FormState], ...]) -> frozenset[str]:
+    return frozenset(
+        {
+            # Generic setters: they would let a client write any var (errors, welcome_name...).
+            *(_handler(state, "setvar") for state in (*_BUILT_IN_STATES, *forms)),
+            # Client storage sync: the app keeps nothing in cookies or local storage.
+            _handler(UpdateVarsInternalState, "update_vars_internal"),
+            # Client-side exception reports: client text into server logs, unused here.
+            _handler(FrontendEventExceptionState, "handle_frontend_exception"),
+        }
+    )
 
 
 class AllowlistMiddleware(rx.Middleware):
-    """Drops any event whose handler is not in CALLABLE: nothing runs, nothing changes."""
+    """Drops any event whose handler is not callable: nothing runs, nothing changes."""
 
     async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
-        if event.name in CALLABLE:
+        if event.name in callable_handlers():
             return None
         logger.warning("refused a call to a handler that is not callable: %r", event.name[:200])
         return StateUpdate()

@@ -1,7 +1,7 @@
 """Closes a websocket at its first hostile event, with one WARNING line and no client text.
 
 A browser running the compiled page only sends well-formed events naming the
-handlers in handler_allowlist.CALLABLE, with arguments those handlers take. Anything
+handlers in handler_allowlist.callable_handlers(), with arguments those handlers take. Anything
 else (an unknown or refused handler, an event that is not an object, a payload
 Reflex cannot convert, a packet that does not decode) comes from a script. Left to
 Reflex, such an event is logged at ERROR with a traceback and the event quoted
@@ -33,7 +33,7 @@ from reflex_base.utils import types
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
 from signup_app.web.client_address import scope_address
-from signup_app.web.handler_allowlist import CALLABLE, REFUSED
+from signup_app.web.handler_allowlist import callable_handlers, refused_handlers
 
 if TYPE_CHECKING:
     from reflex.app import App
@@ -69,11 +69,16 @@ FRONTEND_EXCEPTION = f"{FrontendEventExceptionState.get_full_name()}.handle_fron
 _ROUTER_DATA_TYPES: Mapping[str, type] = {"pathname": str, "asPath": str, "query": dict}
 
 
-@functools.cache
 def _handlers() -> dict[str, EventHandler]:
-    """The callable handlers by full name (resolved once every state is registered)."""
+    """The callable handlers by full name."""
+    return _resolve(callable_handlers())
+
+
+@functools.cache
+def _resolve(names: frozenset[str]) -> dict[str, EventHandler]:
+    """The handlers by full name (resolved once per set of states)."""
     handlers = {}
-    for name in CALLABLE:
+    for name in names:
         state_name, _, handler = name.rpartition(".")
         path = tuple(state_name.split(".")[1:])
         state = State.get_class_substate(path) if path else State
@@ -135,7 +140,7 @@ def hostile_reason(data: object) -> str | None:
         return None
     handler = _handlers().get(name)
     if handler is None:
-        return REFUSED_HANDLER if name in REFUSED else UNKNOWN_HANDLER
+        return REFUSED_HANDLER if name in refused_handlers() else UNKNOWN_HANDLER
     return _arguments_fault(handler, payload)
 
 

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from limits.errors import StorageError
-from redis.exceptions import RedisError
 from reflex.app import default_backend_exception_handler
 from reflex.event import EventSpec
 from reflex_components_sonner.toast import toast
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from signup_app.accounts.registration import UNAVAILABLE, TemporarilyUnavailable
+from signup_app.accounts.outages import is_outage
+from signup_app.accounts.registration import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
-
-_OUTAGES = (RedisError, OperationalError, InterfaceError, StorageError, TemporarilyUnavailable)
-
-
-def is_outage(exception: BaseException) -> bool:
-    """Whether the exception, or one it was raised from, is a service being unreachable."""
-    seen: set[int] = set()
-    current: BaseException | None = exception
-    while current is not None and id(current) not in seen:
-        if isinstance(current, _OUTAGES):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def backend_exception_handler(exception: Exception) -> EventSpec:

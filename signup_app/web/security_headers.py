@@ -38,11 +38,13 @@ import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signup_app.web import routes
+
 HSTS = "max-age=63072000; includeSubDomains"
 REFERRER_POLICY = "same-origin"
 NO_STORE = "no-store"
 # Paths whose every response carries what a user submitted (the form route, the welcome, the JSON route).
-USER_DATA_PATHS = ("/signup", "/api/signup")
+USER_DATA_PATHS = (routes.SIGNUP_FORM, routes.SIGNUP_API)
 # The same format as SignupState.issue_signup_key.
 KEY_BYTES = 24
 # Hosts the page's JavaScript replaces by its own (reflex's state.js SAME_DOMAIN_HOSTNAMES).
@@ -142,7 +144,7 @@ def _default_build_dir() -> Path:
 
 def _app_sources() -> frozenset[str]:
     """The inline sources the app's own server-rendered pages carry: their stylesheet."""
-    from signup_app.web.pages.signup_html import inline_stylesheet
+    from signup_app.web.forms.html import inline_stylesheet
 
     return frozenset({_source_hash(inline_stylesheet().encode())})
 

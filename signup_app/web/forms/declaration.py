@@ -73,12 +73,14 @@ class Success:
         message: The line under it.
         name_key: Which key of ``Accepted.public`` the heading names.
         path: The no-JS confirmation page a successful POST is redirected to.
+        reply: The JSON reply's keys and their JSON types (``Accepted.public``).
     """
 
     heading: str
     message: str
     name_key: str
     path: str
+    reply: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,7 @@ SIGNUP = Form(
         message="Your account is ready.",
         name_key="name",
         path=routes.SIGNUP_WELCOME,
+        reply={"id": "integer", "name": "string", "email": "string"},
     ),
     operation_id="signup",
     summary="Create an account",

@@ -1,23 +1,24 @@
-"""The form POST transport: the signup form's `action`, used when JavaScript is off.
+"""The form POST transport: a declared form's `action`, used when JavaScript is off.
 
-Same action, same messages: a rejected submit re-renders the form with each
-field's error; a created account answers 303 to a confirmation page.
+Same action, same messages: a refused submit re-renders the form with each
+field's error; an accepted one answers 303 to a confirmation page.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, unquote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from signup_app.accounts import Registered
-from signup_app.accounts.registration import SERVER_ERROR, TemporarilyUnavailable, register_account_in_thread
-from signup_app.accounts.validation import FIELDS, FORM
-from signup_app.web.pages.signup_html import signup_form_page, welcome_page
+from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled
+from signup_app.accounts.validation import FORM
+from signup_app.web import routes as paths
+from signup_app.web.forms.declaration import Form
+from signup_app.web.forms.html import form_page, success_page
 from signup_app.web.security_headers import host_cookie_name, is_production
 from signup_app.web.transports.http import (
     ALL_METHODS,
@@ -29,66 +30,40 @@ from signup_app.web.transports.http import (
     request_address,
 )
 
-logger = logging.getLogger(__name__)
-
-PATH = "/signup"
-WELCOME_PATH = "/signup/welcome"
 MAX_BODY_BYTES = 16 * 1024
-_WELCOME_COOKIE = "signup_welcome"
+# Longest value of a visible field that is put back into the re-rendered form.
+_REFILL_CHARS = 1000
 
 NOT_A_FORM = "The form could not be read. Reload the page and try again."
 TOO_LARGE = "The form is too large. Shorten your entries and try again."
 
 
-def _form_page(status: int, errors: dict[str, str], values: dict[str, str] | None = None) -> HTMLResponse:
+def _page(
+    form: Form, status: int, errors: Mapping[str, str], values: Mapping[str, str] | None = None
+) -> HTMLResponse:
     # A fresh idempotency key per rendered form (see Account.signup_key).
-    page = signup_form_page(PATH, errors, values or {}, signup_key=secrets.token_urlsafe(24))
-    return HTMLResponse(page, status_code=status)
+    keys = {f.name: secrets.token_urlsafe(24) for f in form.hidden_fields}
+    return HTMLResponse(form_page(form, errors, values or {}, keys), status_code=status)
 
 
-def _parse_form(body: bytes) -> dict[str, str]:
+def _parse_form(form: Form, body: bytes) -> dict[str, str]:
     """The urlencoded fields; raises ValueError on bytes that are not UTF-8."""
-    pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=len(FIELDS) + 5)
+    pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=len(form.fields) + 5)
     return dict(pairs)
 
 
-async def submit(request: Request) -> Response:
-    """Create an account from a form-encoded POST."""
-    if request.method in ("GET", "HEAD"):
-        # Someone opened the form's address: show them the form.
-        return RedirectResponse("/", status_code=303)
-    if request.method != "POST":
-        return PlainTextResponse("Use POST.", status_code=405, headers={"Allow": "GET, HEAD, POST"})
-    if is_cross_site(request):
-        return _form_page(403, {FORM: CROSS_SITE})
-    if media_type(request) != "application/x-www-form-urlencoded":
-        return _form_page(415, {FORM: NOT_A_FORM})
-    try:
-        fields = _parse_form(await read_body(request, MAX_BODY_BYTES))
-    except BodyTooLarge:
-        return _form_page(413, {FORM: TOO_LARGE})
-    except ValueError:
-        return _form_page(400, {FORM: NOT_A_FORM})
+def _cookie(form: Form) -> str:
+    return host_cookie_name(f"{form.name}_welcome")
 
-    kept = {
-        k: fields[k] for k in ("name", "email") if isinstance(fields.get(k), str) and len(fields[k]) <= 1000
-    }
-    try:
-        result = await register_account_in_thread(fields, client_address=request_address(request))
-    except TemporarilyUnavailable as exc:
-        logger.log(exc.log_level, "signup unavailable: %s", exc)
-        response = _form_page(503, {FORM: exc.message}, kept)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-    except Exception:
-        logger.exception("signup failed")
-        return _form_page(500, {FORM: SERVER_ERROR}, kept)
-    if isinstance(result, Registered):
-        response = RedirectResponse(WELCOME_PATH, status_code=303)
+
+def render(form: Form, result: ActionResult[object], kept: Mapping[str, str]) -> Response:
+    """The action's result as a response: 303 to the confirmation, or the form with its errors."""
+    if isinstance(result, Accepted):
+        response: Response = RedirectResponse(form.success.path, status_code=303)
         # Path=/ so that production can use the __Host- prefix (Secure, host-only, not settable by subdomains).
         response.set_cookie(
-            host_cookie_name(_WELCOME_COOKIE),
-            quote(result.account.name),
+            _cookie(form),
+            quote(str(result.public.get(form.success.name_key) or "")),
             max_age=300,
             path="/",
             secure=is_production(),
@@ -96,16 +71,47 @@ async def submit(request: Request) -> Response:
             samesite="lax",
         )
         return response
-    response = _form_page(422 if result.retry_after is None else 429, result.errors, kept)
+    if isinstance(result, Rejected):
+        return _page(form, 422, result.errors, kept)
+    if isinstance(result, Throttled):
+        response = _page(form, 429, result.errors, kept)
+    else:
+        response = _page(form, 503 if result.retry_after is not None else 500, {FORM: result.message}, kept)
     if result.retry_after is not None:
         response.headers["Retry-After"] = str(result.retry_after)
     return response
 
 
-async def welcome(request: Request) -> HTMLResponse:
-    """The confirmation page a successful no-JS signup is redirected to."""
-    name = request.cookies.get(host_cookie_name(_WELCOME_COOKIE))
-    return HTMLResponse(welcome_page(unquote(name)[:100] if name else None))
+def routes(form: Form) -> list[Route]:
+    """The form's POST route and its confirmation page."""
 
+    async def submit(request: Request) -> Response:
+        if request.method in ("GET", "HEAD"):
+            # Someone opened the form's address: show them the form.
+            return RedirectResponse(paths.HOME, status_code=303)
+        if request.method != "POST":
+            return PlainTextResponse("Use POST.", status_code=405, headers={"Allow": "GET, HEAD, POST"})
+        if is_cross_site(request):
+            return _page(form, 403, {FORM: CROSS_SITE})
+        if media_type(request) != "application/x-www-form-urlencoded":
+            return _page(form, 415, {FORM: NOT_A_FORM})
+        try:
+            fields = _parse_form(form, await read_body(request, MAX_BODY_BYTES))
+        except BodyTooLarge:
+            return _page(form, 413, {FORM: TOO_LARGE})
+        except ValueError:
+            return _page(form, 400, {FORM: NOT_A_FORM})
+        kept = {
+            f.name: fields[f.name]
+            for f in form.visible_fields
+            if not f.secret and f.name in fields and len(fields[f.name]) <= _REFILL_CHARS
+        }
+        return render(form, await form.action(fields, client_address=request_address(request)), kept)
 
-routes = [Route(PATH, submit, methods=ALL_METHODS), Route(WELCOME_PATH, welcome, methods=["GET"])]
+    async def welcome(request: Request) -> HTMLResponse:
+        name = request.cookies.get(_cookie(form))
+        return HTMLResponse(success_page(form, unquote(name)[:100] if name else None))
+
+    submit.__doc__ = f"Run the {form.name} form's action on a form-encoded POST."
+    welcome.__doc__ = f"The page a successful no-JS {form.name} submit is redirected to."
+    return [Route(form.path, submit, methods=ALL_METHODS), Route(form.success.path, welcome, methods=["GET"])]

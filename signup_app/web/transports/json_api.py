@@ -1,29 +1,23 @@
-"""The JSON transport: POST /api/signup, for scripts and other clients.
+"""The JSON transport: a declared form's POST route for scripts and other clients, and the OpenAPI document.
 
-A thin door onto register_account: the same validation, the same messages.
+A thin door onto the form's action: the same validation, the same messages.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Iterable
+from typing import Any
 
-from limits.errors import StorageError
-from redis.exceptions import RedisError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from signup_app.accounts import Registered
-from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
-from signup_app.accounts.registration import (
-    SERVER_ERROR,
-    UNAVAILABLE,
-    TemporarilyUnavailable,
-    register_account_in_thread,
-)
-from signup_app.accounts.validation import FIELDS, FORM
+from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled
+from signup_app.accounts.validation import FORM
+from signup_app.web import routes as paths
+from signup_app.web.forms.declaration import Form
+from signup_app.web.forms.schema import json_schema, reply_schema, schema_name
 from signup_app.web.transports.http import (
     ALL_METHODS,
     CROSS_SITE,
@@ -34,10 +28,6 @@ from signup_app.web.transports.http import (
     request_address,
 )
 
-logger = logging.getLogger(__name__)
-
-PATH = "/api/signup"
-OPENAPI_PATH = "/api/openapi.json"
 MAX_BODY_BYTES = 16 * 1024
 
 NOT_JSON = "Send the fields as application/json."
@@ -46,143 +36,119 @@ BAD_JSON = "The request body is not valid JSON."
 TOO_DEEP = "The request body is nested too deeply. Send one JSON object of text fields."
 
 
-def _errors(status: int, errors: dict[str, str]) -> JSONResponse:
-    return JSONResponse({"errors": errors}, status_code=status)
+def _errors(status: int, errors: dict[str, str], retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"errors": errors}, status_code=status, headers=headers)
 
 
-async def signup(request: Request) -> JSONResponse:
-    """Create an account from a JSON body {"name", "email", "password"}."""
-    if request.method != "POST":
-        return JSONResponse({"errors": {FORM: "Use POST."}}, status_code=405, headers={"Allow": "POST"})
-    if is_cross_site(request):
-        return _errors(403, {FORM: CROSS_SITE})
-    if media_type(request) != "application/json":
-        return _errors(415, {FORM: NOT_JSON})
-    # An address over its limit is refused before its body is read or parsed. This only
-    # looks at the count; register_account counts the attempt.
-    try:
-        wait = await run_in_threadpool(signup_limiter().address_wait, request_address(request))
-    except (RedisError, StorageError) as exc:
-        logger.warning("signup unavailable: %s", type(exc).__name__)
-        return JSONResponse({"errors": {FORM: UNAVAILABLE}}, status_code=503, headers={"Retry-After": "5"})
-    if wait is not None:
-        return JSONResponse(
-            {"errors": {FORM: too_many_attempts(wait)}}, status_code=429, headers={"Retry-After": str(wait)}
-        )
-    try:
-        body = await read_body(request, MAX_BODY_BYTES)
-    except BodyTooLarge:
-        return _errors(413, {FORM: TOO_LARGE})
-    try:
-        attrs = json.loads(body)
-    except ValueError:  # invalid JSON, invalid UTF-8, or an integer over Python's digit limit
-        return _errors(400, {FORM: BAD_JSON})
-    except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
-        return _errors(400, {FORM: TOO_DEEP})
-
-    try:
-        result = await register_account_in_thread(attrs, client_address=request_address(request))
-    except TemporarilyUnavailable as exc:
-        logger.log(exc.log_level, "signup unavailable: %s", exc)
-        return JSONResponse(
-            {"errors": {FORM: exc.message}}, status_code=503, headers={"Retry-After": str(exc.retry_after)}
-        )
-    except Exception:
-        logger.exception("signup failed")
-        return _errors(500, {FORM: SERVER_ERROR})
-    if isinstance(result, Registered):
-        account = result.account
-        return JSONResponse({"id": account.id, "name": account.name, "email": account.email}, status_code=201)
-    if result.retry_after is not None:
-        return JSONResponse(
-            {"errors": result.errors}, status_code=429, headers={"Retry-After": str(result.retry_after)}
-        )
-    return _errors(422, result.errors)
+def render(result: ActionResult[object]) -> JSONResponse:
+    """The action's result as a response: 201 with what was made, or the errors."""
+    if isinstance(result, Accepted):
+        return JSONResponse(dict(result.public), status_code=201)
+    if isinstance(result, Rejected):
+        return _errors(422, result.errors)
+    if isinstance(result, Throttled):
+        return _errors(429, result.errors, result.retry_after)
+    return _errors(503 if result.retry_after is not None else 500, {FORM: result.message}, result.retry_after)
 
 
-def _error_response(description: str) -> dict:
+def routes(form: Form) -> list[Route]:
+    """The form's JSON route."""
+
+    async def submit(request: Request) -> JSONResponse:
+        if request.method != "POST":
+            return JSONResponse({"errors": {FORM: "Use POST."}}, status_code=405, headers={"Allow": "POST"})
+        if is_cross_site(request):
+            return _errors(403, {FORM: CROSS_SITE})
+        if media_type(request) != "application/json":
+            return _errors(415, {FORM: NOT_JSON})
+        # An address over its limit is refused before its body is read or parsed.
+        if form.admit is not None and (refused := await form.admit(request_address(request))) is not None:
+            return render(refused)
+        try:
+            body = await read_body(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            return _errors(413, {FORM: TOO_LARGE})
+        try:
+            attrs = json.loads(body)
+        except ValueError:  # invalid JSON, invalid UTF-8, or an integer over Python's digit limit
+            return _errors(400, {FORM: BAD_JSON})
+        except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
+            return _errors(400, {FORM: TOO_DEEP})
+        return render(await form.action(attrs, client_address=request_address(request)))
+
+    submit.__doc__ = f"Run the {form.name} form's action on a JSON body."
+    return [Route(form.api_path, submit, methods=ALL_METHODS)]
+
+
+def _error_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
     }
 
 
-OPENAPI = {
-    "openapi": "3.1.0",
-    "info": {"title": "signup_app", "version": "1.0.0"},
-    "paths": {
-        PATH: {
-            "post": {
-                "operationId": "signup",
-                "summary": "Create an account",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signup"}}},
-                },
-                "responses": {
-                    "201": {
-                        "description": "The account was created.",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Account"}}},
+def _operation(form: Form) -> dict[str, Any]:
+    name = schema_name(form)
+    return {
+        "post": {
+            "operationId": form.operation_id,
+            "summary": form.summary,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+            },
+            "responses": {
+                "201": {
+                    "description": "The action was accepted.",
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{name}Accepted"}}
                     },
-                    "400": _error_response("The body is not valid JSON, or is nested too deeply."),
-                    "403": _error_response("The request came from another site."),
-                    "413": _error_response(f"The body is over {MAX_BODY_BYTES} bytes."),
-                    "415": _error_response("The body is not application/json."),
-                    "422": _error_response("A field is invalid, or the email address is taken."),
-                    "429": _error_response("Too many attempts from this address or for this email."),
-                    "503": _error_response("The service is busy or unavailable; see Retry-After."),
                 },
+                "400": _error_response("The body is not valid JSON, or is nested too deeply."),
+                "403": _error_response("The request came from another site."),
+                "413": _error_response(f"The body is over {MAX_BODY_BYTES} bytes."),
+                "415": _error_response("The body is not application/json."),
+                "422": _error_response("A field is invalid, or the email address is taken."),
+                "429": _error_response("Too many attempts from this address or for this email."),
+                "503": _error_response("The service is busy or unavailable; see Retry-After."),
+            },
+        }
+    }
+
+
+def openapi_document(forms: Iterable[Form]) -> dict[str, Any]:
+    """The OpenAPI document of the forms' JSON routes."""
+    forms = tuple(forms)
+    schemas: dict[str, Any] = {}
+    for form in forms:
+        schemas[schema_name(form)] = json_schema(form)
+        schemas[f"{schema_name(form)}Accepted"] = reply_schema(form)
+    schemas["Errors"] = {
+        "type": "object",
+        "required": ["errors"],
+        "properties": {
+            "errors": {
+                "type": "object",
+                "description": 'Field name (or "form") to message.',
+                "additionalProperties": {"type": "string"},
             }
-        }
-    },
-    "components": {
-        "schemas": {
-            "Signup": {
-                "type": "object",
-                "required": list(FIELDS),
-                "additionalProperties": False,
-                "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "email": {"type": "string", "format": "email", "maxLength": 254},
-                    "password": {"type": "string", "minLength": 15, "maxLength": 128, "format": "password"},
-                    "signup_key": {
-                        "type": "string",
-                        "pattern": "^[A-Za-z0-9_-]{16,64}$",
-                        "description": (
-                            "Optional idempotency key: the same request (same name, email and password)"
-                            " sent again within 24 hours returns the same account."
-                        ),
-                    },
-                },
-            },
-            "Account": {
-                "type": "object",
-                "required": ["id", "name", "email"],
-                "properties": {
-                    "id": {"type": "integer"},
-                    "name": {"type": "string"},
-                    "email": {"type": "string"},
-                },
-            },
-            "Errors": {
-                "type": "object",
-                "required": ["errors"],
-                "properties": {
-                    "errors": {
-                        "type": "object",
-                        "description": 'Field name (or "form") to message.',
-                        "additionalProperties": {"type": "string"},
-                    }
-                },
-            },
-        }
-    },
-}
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "signup_app", "version": "1.0.0"},
+        "paths": {form.api_path: _operation(form) for form in forms},
+        "components": {"schemas": schemas},
+    }
 
 
-async def openapi(_request: Request) -> JSONResponse:
-    """The OpenAPI document of the JSON route."""
-    return JSONResponse(OPENAPI)
+def openapi_route(forms: Iterable[Form]) -> Route:
+    """The route serving the forms' OpenAPI document."""
+    document = openapi_document(forms)
 
+    async def openapi(_request: Request) -> JSONResponse:
+        """The OpenAPI document of the JSON routes."""
+        return JSONResponse(document)
 
-routes = [Route(PATH, signup, methods=ALL_METHODS), Route(OPENAPI_PATH, openapi, methods=["GET"])]
+    return Route(paths.OPENAPI, openapi, methods=["GET"])

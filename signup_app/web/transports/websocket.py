@@ -1,52 +1,37 @@
-"""The websocket transport: the Reflex event handler the signup form submits to.
+"""The websocket transport: each declared form's Reflex State, whose submit calls the form's action.
 
-The password arrives as an event argument, is passed to register_account and
-dropped; it is never assigned to the state, whose vars are persisted and synced.
+A secret field (the password) arrives as an event argument, is passed to the
+action and dropped; it is never assigned to the state, whose vars are persisted
+and synced.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
-from collections.abc import AsyncIterator
-from typing import TypedDict
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import reflex as rx
 
-from signup_app.accounts import Registered
-from signup_app.accounts.registration import SERVER_ERROR, TemporarilyUnavailable, register_account_in_thread
+from signup_app.accounts import Accepted, ActionResult, Unavailable
 from signup_app.accounts.validation import FORM, FieldErrors
 from signup_app.web.client_address import client_address
+from signup_app.web.forms.declaration import Form
 
-logger = logging.getLogger(__name__)
-
-
-class SignupForm(TypedDict, total=False):
-    """The fields the signup form submits (unchecked: the action validates them)."""
-
-    name: str
-    email: str
-    password: str
-    signup_key: str
+# Each form's State class, by form name, and each class's form.
+_STATES: dict[str, type[FormState]] = {}
+_FORMS: dict[type, Form] = {}
 
 
-class SignupState(rx.State):
-    """What the signup page shows: per-field errors, the pending flag, the welcome."""
+class FormState(rx.State, mixin=True):
+    """What a form's page shows: per-field errors, the pending flag, the accepted name."""
 
     errors: FieldErrors = {}
     pending: bool = False
+    # The accepted record's name, shown in place of the form (Form.success).
     welcome_name: str = ""
-    # Bumped on every rejected submit, so the page refocuses the first bad field.
+    # Bumped on every refused submit, so the page refocuses the first bad field.
     rejections: int = 0
-    # This tab's idempotency key, sent with the form: a submission re-sent after a
-    # dropped connection gets the account it created rather than "already registered".
-    signup_key: str = ""
-
-    @rx.event
-    def issue_signup_key(self) -> None:
-        """Give the tab its key when the page loads (once: a reload keeps it)."""
-        if not self.signup_key:
-            self.signup_key = secrets.token_urlsafe(24)
 
     def _client_address(self) -> str:
         # Reflex sets "asgi-scope-client" to the socket's peer, overriding any client header of that name,
@@ -54,9 +39,21 @@ class SignupState(rx.State):
         headers = self.router.headers.raw_headers
         return client_address(headers.get("asgi-scope-client"), headers.get("x-forwarded-for"))
 
+    def _show(self, result: ActionResult[object]) -> None:
+        """Render the action's result as state vars."""
+        form = _FORMS[type(self)]
+        if isinstance(result, Accepted):
+            self.errors = {}
+            self.welcome_name = str(result.public.get(form.success.name_key) or "")
+            return
+        self.errors = {FORM: result.message} if isinstance(result, Unavailable) else dict(result.errors)
+        self.rejections += 1
+
     @rx.event
-    async def submit(self, /, form_data: SignupForm | None = None, **_ignored: object) -> AsyncIterator[None]:
-        """Create the account from the submitted form.
+    async def submit(
+        self, /, form_data: dict[str, Any] | None = None, **_ignored: object
+    ) -> AsyncIterator[None]:
+        """Run the form's action on the submitted fields.
 
         Clients can send any payload keys: unknown ones (even "self", hence the
         positional-only marker) are ignored rather than crashing the call.
@@ -66,22 +63,43 @@ class SignupState(rx.State):
         self.pending = True
         yield
         try:
-            # Hashing and I/O run in a thread: other clients' events keep flowing.
-            result = await register_account_in_thread(form_data, client_address=self._client_address())
-        except TemporarilyUnavailable as exc:
-            logger.log(exc.log_level, "signup unavailable: %s", exc)
-            self.errors = {FORM: exc.message}
-            self.rejections += 1
-        except Exception:
-            logger.exception("signup failed")
-            self.errors = {FORM: SERVER_ERROR}
-            self.rejections += 1
-        else:
-            if isinstance(result, Registered):
-                self.errors = {}
-                self.welcome_name = result.account.name
-            else:
-                self.errors = result.errors
-                self.rejections += 1
+            action = _FORMS[type(self)].action
+            # The action validates form_data whatever its shape (None, a list...).
+            self._show(await action(form_data, client_address=self._client_address()))  # type: ignore[arg-type]
         finally:
             self.pending = False
+
+
+def _issuer(name: str) -> Callable[[FormState], None]:
+    def issue(self: FormState) -> None:
+        # A random key, set once per tab: a reload keeps it.
+        if not getattr(self, name):
+            setattr(self, name, secrets.token_urlsafe(24))
+
+    issue.__name__ = issue.__qualname__ = f"issue_{name}"
+    issue.__doc__ = f"Give the tab its {name} when the page loads (once: a reload keeps it)."
+    return issue
+
+
+def form_state(form: Form) -> type[FormState]:
+    """The form's State class, made on first call: ``{Name}State`` with a var per hidden field.
+
+    Each hidden field (an idempotency key) also gets an ``issue_{name}`` handler, run on page load.
+    """
+    if (state := _STATES.get(form.name)) is not None:
+        return state
+    class_name = "".join(part.capitalize() for part in form.name.split("_")) + "State"
+    namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": class_name, "__annotations__": {}}
+    for spec in form.hidden_fields:
+        namespace["__annotations__"][spec.name] = str
+        namespace[spec.name] = ""
+        namespace[f"issue_{spec.name}"] = _issuer(spec.name)
+    state = type(class_name, (FormState, rx.State), namespace)
+    _STATES[form.name] = state
+    _FORMS[state] = form
+    return state
+
+
+def form_states() -> tuple[type[FormState], ...]:
+    """Every form's State made so far."""
+    return tuple(_STATES.values())

@@ -1,0 +1,158 @@
+"""A form's element tree rendered to Reflex components, its slots bound to the form's State."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import reflex as rx
+from reflex.vars.base import Var, VarData
+
+from signup_app.web.forms.declaration import Form
+from signup_app.web.forms.spec import (
+    Accepted,
+    Element,
+    Error,
+    FirstInvalid,
+    Invalid,
+    Node,
+    Pending,
+    Value,
+    form_tree,
+    success_tree,
+)
+from signup_app.web.transports.websocket import FormState, form_state
+
+# HTML attribute names as Reflex's props spell them.
+_PROPS = {
+    "class": "class_name",
+    "for": "html_for",
+    "autocomplete": "auto_complete",
+    "tabindex": "tab_index",
+}
+
+
+class FocusAfterSubmit(rx.Fragment):
+    """Moves focus where the result is: the success heading, or the first field marked invalid.
+
+    Driven by state deltas alone (welcome_name, rejections); the server sends no script.
+    """
+
+    _state: ClassVar[type[FormState]]
+    _form_id: ClassVar[str]
+
+    def add_imports(self) -> dict:
+        return {"react": ["useEffect"]}
+
+    def add_hooks(self) -> list[str | Var]:
+        state = self._state
+        rejections, welcome_name = state.rejections, state.welcome_name
+        return [
+            Var(
+                "useEffect(() => { "
+                f"if ({welcome_name}) document.getElementById('welcome')?.focus(); "
+                f"else if ({rejections} > 0) "
+                f"document.querySelector('#{self._form_id} [aria-invalid=\"true\"]')?.focus(); "
+                f"}}, [{rejections}, {welcome_name}]);",
+                _var_data=VarData.merge(rejections._get_all_var_data(), welcome_name._get_all_var_data()),
+            )
+        ]
+
+
+class SubmitButton(rx.el.Button):
+    """A submit button that works with JavaScript off and waits for hydration with it on.
+
+    The prerendered HTML has it enabled, so a browser without JavaScript can post
+    the form. Once React has mounted (jsMounted), it stays disabled until the
+    websocket has hydrated the page, and while the action runs.
+    """
+
+    def add_imports(self) -> dict:
+        return {"react": ["useEffect", "useState"]}
+
+    def add_hooks(self) -> list[str | Var]:
+        return [
+            "const [jsMounted, setJsMounted] = useState(false);",
+            "useEffect(() => setJsMounted(true), []);",
+        ]
+
+    @classmethod
+    def create(cls, *children: object, state: type[FormState], **props: object) -> rx.Component:
+        waiting = ~state.is_hydrated | state.pending
+        props["disabled"] = Var(f"(jsMounted && {waiting})", _var_data=waiting._get_all_var_data()).to(bool)
+        props["aria_busy"] = rx.cond(state.pending, "true", "false")
+        return super().create(*children, **props)
+
+
+def _error(state: type[FormState], name: str) -> Var:
+    return state.errors.get(name, "")
+
+
+def _slot(node: Node, state: type[FormState]) -> object:
+    match node:
+        case Value(field=spec):
+            # Hidden fields carry the State's value; visible inputs stay the browser's own.
+            return getattr(state, spec.name) if spec.hidden else None
+        case Error(name=name):
+            return _error(state, name)
+        case Invalid(name=name):
+            return rx.cond(_error(state, name) != "", "true", "false")
+        case FirstInvalid():
+            return None  # FocusAfterSubmit moves focus instead
+        case Pending(pending=pending, idle=idle):
+            return rx.cond(state.pending, pending, idle)
+        case Accepted():
+            return state.welcome_name
+    raise TypeError(f"not a slot: {node!r}")
+
+
+def _render(node: Node, state: type[FormState], **extra: object) -> object:
+    if isinstance(node, str):
+        return node
+    if not isinstance(node, Element):
+        return _slot(node, state)
+    props: dict[str, object] = {}
+    for name, value in node.attrs.items():
+        prop = value if isinstance(value, str) else _slot(value, state)
+        if prop is not None:
+            key = _PROPS.get(name, name.replace("-", "_"))
+            props[key] = int(prop) if key == "tab_index" else prop  # type: ignore[arg-type]
+    children = [_render(child, state) for child in node.children]
+    props |= extra
+    if node.tag == "button":
+        component = SubmitButton.create(*children, state=state, **props)
+    else:
+        component = getattr(rx.el, node.tag)(*children, **props)
+    if node.when_error is not None:
+        return rx.cond(_error(state, node.when_error) != "", component)
+    return component
+
+
+def form_component(form: Form, action_url: str) -> rx.Component:
+    """The form: the websocket handler with JavaScript, a plain POST to ``action_url`` without."""
+    state = form_state(form)
+    return _render(  # type: ignore[return-value]
+        form_tree(form),
+        state,
+        method="post",
+        action=action_url,
+        no_validate=True,
+        on_submit=state.submit,
+    )
+
+
+def form_page(form: Form, action_url: str) -> rx.Component:
+    """The whole page: the form, replaced by the success view once accepted."""
+    state = form_state(form)
+    focus = type(
+        f"{state.__name__}Focus",
+        (FocusAfterSubmit,),
+        {"__module__": __name__, "_state": state, "_form_id": form.dom_id},
+    )
+    return rx.el.main(
+        focus.create(),
+        rx.el.div("signup_app", class_name="brand"),
+        rx.cond(
+            state.welcome_name != "", _render(success_tree(form), state), form_component(form, action_url)
+        ),
+        class_name="page",
+    )
