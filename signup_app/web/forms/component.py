@@ -7,6 +7,7 @@ from typing import ClassVar
 import reflex as rx
 from reflex.vars.base import Var, VarData
 
+from signup_app.web.forms import live
 from signup_app.web.forms.declaration import Form
 from signup_app.web.forms.spec import (
     Accepted,
@@ -117,11 +118,13 @@ def _render(node: Node, state: type[FormState], **extra: object) -> object:
             key = _PROPS.get(name, name.replace("-", "_"))
             props[key] = int(prop) if key == "tab_index" else prop  # type: ignore[arg-type]
     children = [_render(child, state) for child in node.children]
-    props |= extra
+    props |= extra | live.render_props(state, node.tag, props.get("id"))
     if node.tag == "button":
         component = SubmitButton.create(*children, state=state, **props)
     else:
         component = getattr(rx.el, node.tag)(*children, **props)
+    if (after := live.render_after(state, node.tag, props.get("id"))) is not None:
+        component = rx.fragment(component, after)
     if node.when_error is not None:
         return rx.cond(_error(state, node.when_error) != "", component)
     return component

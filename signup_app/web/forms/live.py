@@ -27,6 +27,11 @@ METER_DEBOUNCE_MS: Final = 300
 _MAX_VALUE_CHARS: Final = 1024
 # What the meter says for each zxcvbn score.
 SCORE_LABELS: Final = ("Very weak", "Weak", "Fair", "Good", "Strong")
+# The handlers live_mixin gives a form's State: the page calls them, so they are on the allowlist.
+HANDLERS: Final = ("check_field", "rate_password")
+
+# Each mixin's form, so that a State built on it renders its form's live props.
+_MIXIN_FORMS: dict[type, Form] = {}
 
 
 def _text(value: object) -> str | None:
@@ -75,7 +80,9 @@ def live_mixin(form: Form) -> type[rx.State]:
             is no mistake, and a submit's "Enter your ..." stays until it is filled.
             """
             text = _text(value)
-            if check is None or field not in live_names or text is None or not text.strip():
+            if check is None or not isinstance(field, str) or field not in live_names:
+                return
+            if text is None or not text.strip():
                 return
             message = check(field, text)
             errors: dict[str, str] = dict(self.errors)  # type: ignore[attr-defined]
@@ -104,7 +111,34 @@ def live_mixin(form: Form) -> type[rx.State]:
             self.meter_strong = feedback.strong_enough
 
     LiveChecks.__name__ = LiveChecks.__qualname__ = f"{form.name.capitalize()}LiveChecks"
+    _MIXIN_FORMS[LiveChecks] = form
     return LiveChecks
+
+
+def _form_of(state: type) -> Form | None:
+    """The form whose live_mixin the State is built on, if any."""
+    return next((_MIXIN_FORMS[base] for base in state.__mro__ if base in _MIXIN_FORMS), None)
+
+
+def _live_field(state: type, tag: str, element_id: object) -> tuple[Form, Field] | None:
+    form = _form_of(state)
+    if form is None or tag != "input" or not isinstance(element_id, str):
+        return None
+    return next(((form, f) for f in form.visible_fields if f.name == element_id), None)
+
+
+def render_props(state: type, tag: str, element_id: object) -> dict[str, Any]:
+    """The live event props of an element of a form rendered for ``state``: none unless a field's input."""
+    found = _live_field(state, tag, element_id)
+    return input_events(*found, state) if found else {}
+
+
+def render_after(state: type, tag: str, element_id: object) -> rx.Component | None:
+    """What follows an element of a form rendered for ``state``: the meter after its meter field's input."""
+    found = _live_field(state, tag, element_id)
+    if found is None or not found[1].meter or found[0].rate_secret is None:
+        return None
+    return strength_meter(found[1], state)
 
 
 def _fields_var(form: Form) -> Var:

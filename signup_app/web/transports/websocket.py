@@ -17,6 +17,7 @@ from signup_app.accounts import Accepted, ActionResult, Unavailable
 from signup_app.accounts.validation import FORM, FieldErrors
 from signup_app.web.client_address import client_address
 from signup_app.web.forms.declaration import Form
+from signup_app.web.forms.live import live_mixin
 
 # Each form's State class, by form name, and each class's form.
 _STATES: dict[str, type[FormState]] = {}
@@ -94,8 +95,10 @@ def form_state(form: Form) -> type[FormState]:
         namespace["__annotations__"][spec.name] = str
         namespace[spec.name] = ""
         namespace[f"issue_{spec.name}"] = _issuer(spec.name)
-    state = type(class_name, (FormState, rx.State), namespace)
+    state = type(class_name, (FormState, live_mixin(form), rx.State), namespace)
     _STATES[form.name] = state
+    # The state store pickles a state by its module path: the class must be found there.
+    globals()[class_name] = state
     _FORMS[state] = form
     return state
 
