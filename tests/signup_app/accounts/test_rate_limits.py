@@ -1,19 +1,28 @@
-"""Rate limits on register_account: refused attempts cost no hash, and Redis shares the counts."""
+"""Rate limits on register: refused attempts cost no hash, and Redis shares the counts."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
+import anyio
 import pytest
 import redis
 
-from signup_app.accounts import Registered, Rejected, register_account
+from signup_app.accounts import Accepted, Rejected, Throttled, register
 from signup_app.accounts import registration as registration_module
 from signup_app.accounts.rate_limits import signup_limiter
-from signup_app.accounts.registration import EMAIL_TAKEN
+from signup_app.accounts.registration import EMAIL_TAKEN, SignupResult
 from tests.conftest import unavailable
+
+
+def sign_up(fields: Mapping[str, object], client_address: str | None = None) -> SignupResult:
+    """The action, run to its end from synchronous test code."""
+    return anyio.run(functools.partial(register, fields, client_address=client_address))
+
 
 PASSWORD = "copper kettle rain ladder"
 TOO_MANY = re.compile(r"^Too many attempts, try again in [1-9]\d* seconds\.$")
@@ -41,17 +50,17 @@ def test_address_limit_refuses_before_any_hash(
 ) -> None:
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_ADDRESS", "3/minute")
     address = f"198.51.100.{uuid.uuid4().int % 250}-{uuid.uuid4().hex[:6]}"
-    results = [register_account(form(), client_address=address) for _ in range(50)]
+    results = [sign_up(form(), client_address=address) for _ in range(50)]
 
-    assert [isinstance(r, Registered) for r in results[:3]] == [True] * 3
+    assert [isinstance(r, Accepted) for r in results[:3]] == [True] * 3
     refused = results[3:]
-    assert all(isinstance(r, Rejected) and set(r.errors) == {"form"} for r in refused)
+    assert all(isinstance(r, Throttled) and set(r.errors) == {"form"} for r in refused)
     assert all(TOO_MANY.match(r.errors["form"]) and r.retry_after for r in refused)  # type: ignore[union-attr]
     assert len(count_hashes) == 3
 
     started = time.process_time()
     for _ in range(200):
-        register_account(form(), client_address=address)
+        sign_up(form(), client_address=address)
     per_refusal_ms = (time.process_time() - started) / 200 * 1000
     print(f"CPU per refused attempt: {per_refusal_ms:.3f} ms")
     assert len(count_hashes) == 3
@@ -63,12 +72,12 @@ def test_email_limit_counts_every_form_of_the_address(
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
     tag = uuid.uuid4().hex[:8]
     email = f"straße-{tag}@example.com"
-    first = register_account(form(email), client_address="192.0.2.1")
-    second = register_account(form(f"STRASSE-{tag}@example.com"), client_address="192.0.2.1")
-    third = register_account(form(email.title()), client_address="192.0.2.1")
-    assert isinstance(first, Registered)
+    first = sign_up(form(email), client_address="192.0.2.1")
+    second = sign_up(form(f"STRASSE-{tag}@example.com"), client_address="192.0.2.1")
+    third = sign_up(form(email.title()), client_address="192.0.2.1")
+    assert isinstance(first, Accepted)
     assert isinstance(second, Rejected) and "email" in second.errors
-    assert isinstance(third, Rejected) and TOO_MANY.match(third.errors["form"])
+    assert isinstance(third, Throttled) and TOO_MANY.match(third.errors["form"])
 
 
 def test_attempts_without_an_address_count_as_one_address(
@@ -77,16 +86,16 @@ def test_attempts_without_an_address_count_as_one_address(
     """No per-address limit without an address; per email, all such attempts count together."""
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_ADDRESS", "1/hour")
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL", "2/minute")
-    assert isinstance(register_account(form()), Registered)
-    assert isinstance(register_account(form()), Registered)
+    assert isinstance(sign_up(form()), Accepted)
+    assert isinstance(sign_up(form()), Accepted)
     email = unique_target()
-    assert isinstance(register_account(form(email)), Registered)
-    assert isinstance(register_account(form(email)), Rejected)
-    third = register_account(form(email))
-    assert isinstance(third, Rejected) and TOO_MANY.match(third.errors["form"])
+    assert isinstance(sign_up(form(email)), Accepted)
+    assert isinstance(sign_up(form(email)), Rejected)
+    third = sign_up(form(email))
+    assert isinstance(third, Throttled) and TOO_MANY.match(third.errors["form"])
     # Attempts made from an address are not counted with them.
     address = f"192.0.2.9-{uuid.uuid4().hex[:6]}"
-    assert register_account(form(email), client_address=address) == Rejected({"email": EMAIL_TAKEN})
+    assert sign_up(form(email), client_address=address) == Rejected({"email": EMAIL_TAKEN})
 
 
 def unique_target() -> str:
@@ -118,15 +127,15 @@ def test_an_attacker_cannot_lock_the_owner_out(
     victim = unique_target()
     attacker = f"203.0.113.{uuid.uuid4().int % 250}"
     bad_password = {"name": "Attacker", "email": victim, "password": "short"}
-    attempts = [register_account(bad_password, client_address=attacker) for _ in range(50)]
+    attempts = [sign_up(bad_password, client_address=attacker) for _ in range(50)]
 
     assert all(set(r.errors) == {"password"} for r in attempts[:3])  # type: ignore[union-attr]
-    assert all(isinstance(r, Rejected) and TOO_MANY.match(r.errors.get("form", "")) for r in attempts[3:])
-    created = register_account(
+    assert all(isinstance(r, Throttled) and TOO_MANY.match(r.errors.get("form", "")) for r in attempts[3:])
+    created = sign_up(
         {"name": "Victim", "email": victim.upper(), "password": PASSWORD}, client_address="198.51.100.20"
     )
-    assert isinstance(created, Registered), created
-    assert created.account.name == "Victim"
+    assert isinstance(created, Accepted), created
+    assert created.value.name == "Victim"
     assert len(count_hashes) == 1
 
 
@@ -138,12 +147,10 @@ def test_the_global_ceiling_holds_across_addresses(
     monkeypatch.setenv("SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL", "10/minute")
     victim = unique_target()
     results = [
-        register_account(
-            {"name": "Many", "email": victim, "password": "short"}, client_address=f"192.0.2.{i}"
-        )
+        sign_up({"name": "Many", "email": victim, "password": "short"}, client_address=f"192.0.2.{i}")
         for i in range(1, 21)
     ]
-    limited = [r for r in results if isinstance(r, Rejected) and TOO_MANY.match(r.errors.get("form", ""))]
+    limited = [r for r in results if isinstance(r, Throttled) and TOO_MANY.match(r.errors.get("form", ""))]
     assert len(limited) == 10
     assert results[10:] == limited
 
