@@ -40,7 +40,7 @@ def app_protocol() -> dict[str, Any]:
     from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
     import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
-    from signup_app.web.transports.websocket import SignupState
+    from signup_app.web.pages.signup import SignupState
 
     async def snapshot() -> Delta:
         return await _resolve_delta(State(_reflex_internal_init=True).dict(initial=True))

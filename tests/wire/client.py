@@ -29,7 +29,7 @@ from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
-from signup_app.web.transports.websocket import SignupState
+from signup_app.web.pages.signup import SignupState
 
 NAMESPACE = "/_event"
 SOCKETIO_PATH = "_event"

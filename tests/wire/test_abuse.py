@@ -35,7 +35,7 @@ from signup_app.accounts.rate_limits import too_many_attempts
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM
 from signup_app.web.connection_cap import TOO_MANY_CONNECTIONS
-from signup_app.web.handler_allowlist import REFUSED
+from signup_app.web.handler_allowlist import refused_handlers
 from signup_app.web.hostile_events import FRONTEND_EXCEPTION, REFUSED_HANDLER, UNKNOWN_HANDLER
 from tests.app_server import AppServer, start_app_server
 from tests.conftest import migrate
@@ -671,7 +671,7 @@ def _forged_value(var: str, marker: str) -> object:
 def _refused_calls(marker: str) -> list[tuple[str, dict[str, Any]]]:
     """A call of every refused handler: setvar of every var of its state, the others with payloads."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    for name in sorted(REFUSED):
+    for name in sorted(refused_handlers()):
         state_name, _, handler = name.rpartition(".")
         path = tuple(state_name.split(".")[1:])
         state = State.get_class_substate(path) if path else State

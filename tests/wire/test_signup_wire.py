@@ -20,9 +20,8 @@ from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 from sqlalchemy.engine import make_url
 
 from signup_app.accounts.passwords import verify_password
-from signup_app.accounts.registration import EMAIL_TAKEN
+from signup_app.accounts.registration import EMAIL_TAKEN, SERVER_ERROR
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, clean_signup
-from signup_app.web.transports.websocket import SERVER_ERROR
 from tests.app_server import AppServer
 from tests.wire.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
 from tests.wire.conftest import (

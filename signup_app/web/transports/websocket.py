@@ -96,9 +96,9 @@ def form_state(form: Form) -> type[FormState]:
         namespace[spec.name] = ""
         namespace[f"issue_{spec.name}"] = _issuer(spec.name)
     state = type(class_name, (FormState, live_mixin(form), rx.State), namespace)
-    _STATES[form.name] = state
-    # The state store pickles a state by its module path: the class must be found there.
+    # Reachable as an attribute of this module, as pickle (the state stores) looks classes up.
     globals()[class_name] = state
+    _STATES[form.name] = state
     _FORMS[state] = form
     return state
 

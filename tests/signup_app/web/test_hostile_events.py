@@ -7,8 +7,8 @@ from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 from signup_app import signup_app as app_module
 from signup_app.web import hostile_events as he
-from signup_app.web.handler_allowlist import CALLABLE
-from signup_app.web.transports.websocket import SignupState
+from signup_app.web.handler_allowlist import callable_handlers
+from signup_app.web.pages.signup import SignupState
 
 ROOT = "reflex___state____state"
 SIGNUP = SignupState.get_full_name()
@@ -46,7 +46,7 @@ def test_what_the_page_sends_passes(data: dict[str, object]) -> None:
 
 def test_every_callable_handler_resolves() -> None:
     assert app_module.app is not None
-    assert set(he._handlers()) == CALLABLE
+    assert set(he._handlers()) == callable_handlers()
 
 
 HOSTILE = [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import redis
+from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 
-from signup_app.accounts.registration import UNAVAILABLE, TemporarilyUnavailable
-from signup_app.web.outages import backend_exception_handler, is_outage
+from signup_app.accounts.outages import is_outage
+from signup_app.accounts.registration import UNAVAILABLE
+from signup_app.web.outages import backend_exception_handler
 
 
 def raised_from(exc: BaseException, cause: BaseException) -> BaseException:
@@ -19,7 +21,7 @@ def raised_from(exc: BaseException, cause: BaseException) -> BaseException:
 def test_outages_are_recognised_through_the_cause_chain() -> None:
     assert is_outage(redis.exceptions.ConnectionError("down"))
     assert is_outage(OperationalError("SELECT 1", {}, Exception("refused")))
-    assert is_outage(TemporarilyUnavailable("x"))
+    assert is_outage(StorageError(RuntimeError("redis down")))
     assert is_outage(raised_from(RuntimeError("state fetch failed"), redis.exceptions.TimeoutError()))
     assert not is_outage(ValueError("bug"))
 

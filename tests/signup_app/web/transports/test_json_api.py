@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from signup_app.accounts.registration import BUSY, Busy
+from signup_app.accounts import passwords
+from signup_app.accounts.registration import BUSY
+from signup_app.web import routes
+from signup_app.web.forms.signup import SIGNUP
 from signup_app.web.transports import json_api
 
-client = TestClient(Starlette(routes=json_api.routes), base_url="http://app.test")
+client = TestClient(Starlette(routes=json_api.routes(SIGNUP)), base_url="http://app.test")
 FIELDS = {
     "name": "Ada Lovelace",
     "email": "ada@example.com",
@@ -17,15 +22,20 @@ FIELDS = {
 }
 
 
-def test_overload_is_503_with_retry_after_and_the_busy_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    raised: list[Busy] = []
+@pytest.fixture
+def every_hash_place_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The server at its bound: every hash thread busy and no room to wait."""
+    monkeypatch.setenv("SIGNUP_MAX_WAITING_HASHES", "0")
+    monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
+    places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS)]
+    yield
+    for place in places:
+        place.release()
 
-    async def busy(_attrs: object, **_kwargs: object) -> None:
-        raised.append(Busy())
-        raise raised[-1]
 
-    monkeypatch.setattr(json_api, "register_account_in_thread", busy)
-    response = client.post(json_api.PATH, json=FIELDS)
+@pytest.mark.usefixtures("every_hash_place_held")
+def test_overload_is_503_with_retry_after_and_the_busy_message() -> None:
+    response = client.post(routes.SIGNUP_API, json=FIELDS)
     assert response.status_code == 503
     assert response.json() == {"errors": {"form": BUSY}}
-    assert response.headers["retry-after"] == str(raised[0].retry_after)
+    assert 2 <= int(response.headers["retry-after"]) <= 5

@@ -15,9 +15,10 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app import signup_app as app_module
-from signup_app.accounts import Account
-from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, Busy
-from signup_app.web.transports.websocket import SERVER_ERROR, SignupState
+from signup_app.accounts import Account, registration
+from signup_app.accounts.passwords import HashingBusy
+from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, SERVER_ERROR
+from signup_app.web.pages.signup import SignupState
 
 PASSWORD = "Sentinel copper kettle rain ladder"
 SUBMIT = f"{SignupState.get_full_name()}.submit"
@@ -78,20 +79,20 @@ async def test_a_signed_up_tab_ignores_further_submits(database_url: str) -> Non
 
 
 async def test_unexpected_failure_is_a_generic_form_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(_attrs: object, **_kwargs: object) -> None:
+    def broken(_password: str) -> str:
         raise RuntimeError("database exploded")
 
-    monkeypatch.setattr("signup_app.web.transports.websocket.register_account_in_thread", broken)
+    monkeypatch.setattr(registration, "hash_password", broken)
     state = signup_state()
     await run_submit(state, form())
     assert (state.errors, state.pending) == ({"form": SERVER_ERROR}, False)
 
 
 async def test_overload_is_the_busy_form_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def busy(_attrs: object, **_kwargs: object) -> None:
-        raise Busy
+    def busy(_password: str) -> str:
+        raise HashingBusy
 
-    monkeypatch.setattr("signup_app.web.transports.websocket.register_account_in_thread", busy)
+    monkeypatch.setattr(registration, "hash_password", busy)
     state = signup_state()
     await run_submit(state, form())
     assert (state.errors, state.pending, state.welcome_name) == ({"form": BUSY}, False, "")
@@ -157,8 +158,6 @@ async def test_hashing_runs_off_the_event_loop(database_url: str, monkeypatch: p
     """The hash waits for a flag only the event loop can set: it completes only if the loop stays free."""
     import asyncio
     import threading
-
-    from signup_app.accounts import registration
 
     loop_ran = threading.Event()
     real_hash = registration.hash_password

@@ -1,0 +1,181 @@
+"""A form declared here, and nowhere else, gets all three transports, its page, payload type and schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, get_type_hints
+
+import pytest
+from reflex.event import Event
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from signup_app import signup_app as app_module
+from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled, Unavailable
+from signup_app.web.forms.component import form_page
+from signup_app.web.forms.declaration import Field, Form, Success
+from signup_app.web.forms.schema import json_schema, payload_type
+from signup_app.web.handler_allowlist import callable_handlers
+from signup_app.web.transports import form_post, json_api
+from signup_app.web.transports.websocket import form_state
+
+SECRET = "Sentinel-access-code"
+subscribed: list[tuple[str, str | None]] = []
+
+
+async def subscribe(
+    fields: Mapping[str, object], /, *, client_address: str | None = None
+) -> ActionResult[str]:
+    """A stand-in action: its topic picks the result."""
+    topic = fields.get("topic") if isinstance(fields, Mapping) else None
+    if not isinstance(topic, str) or not topic.strip():
+        return Rejected({"topic": "Choose a topic."})
+    if fields.get("code") != SECRET:
+        return Rejected({"code": "That code is not right."})
+    if topic == "busy":
+        return Throttled({"form": "Slow down."}, retry_after=7)
+    if topic == "down":
+        return Unavailable("Down for a moment.", retry_after=3)
+    subscribed.append((topic, client_address))
+    return Accepted(topic, {"topic": topic})
+
+
+NEWSLETTER = Form(
+    name="newsletter",
+    title="Join the newsletter",
+    subtitle="One email a month.",
+    submit_label="Join",
+    pending_label="Joining…",
+    fields=(
+        Field(
+            "topic",
+            "Topic",
+            "text",
+            "off",
+            help_text="What you want to read about.",
+            schema={"maxLength": 40},
+        ),
+        Field("code", "Access code", "password", "off", secret=True),
+    ),
+    action=subscribe,
+    path="/newsletter",
+    api_path="/api/newsletter",
+    success=Success(
+        "Subscribed to ", "See you next month.", "topic", "/newsletter/done", {"topic": "string"}
+    ),
+    operation_id="subscribe",
+    summary="Join the newsletter",
+)
+NewsletterState = form_state(NEWSLETTER)
+http = TestClient(
+    Starlette(routes=[*form_post.routes(NEWSLETTER), *json_api.routes(NEWSLETTER)]),
+    base_url="http://app.test",
+)
+
+
+def test_the_payload_type_and_schema_come_from_the_fields() -> None:
+    assert get_type_hints(payload_type(NEWSLETTER)) == {"topic": str, "code": str}
+    schema = json_schema(NEWSLETTER)
+    assert schema["required"] == ["topic", "code"] and schema["additionalProperties"] is False
+    assert schema["properties"]["topic"] == {"type": "string", "maxLength": 40}
+    document = json_api.openapi_document([NEWSLETTER])
+    assert document["paths"]["/api/newsletter"]["post"]["operationId"] == "subscribe"
+    assert document["components"]["schemas"]["Subscribe"] == schema
+    assert document["components"]["schemas"]["SubscribeAccepted"]["required"] == ["topic"]
+
+
+def test_the_reflex_page_is_rendered_from_the_declaration() -> None:
+    page = str(form_page(NEWSLETTER, NEWSLETTER.path))
+    for text in (
+        '"newsletter-form"',
+        '"Join the newsletter"',
+        '"topic-hint"',
+        '"code-error"',
+        '"/newsletter"',
+    ):
+        assert text in page
+    assert NewsletterState.get_full_name().replace(".", "__") in page
+
+
+async def _submit(payload: dict[str, Any]) -> dict[str, Any]:
+    """Run the form's submit through Reflex's pipeline, with the app's middleware; the state's last delta."""
+    assert app_module.app is not None
+    processor = BaseStateEventProcessor(middleware=app_module.app).configure(
+        state_manager=StateManagerMemory()
+    )
+    name = NewsletterState.get_full_name()
+    async with processor:
+        event = Event(name=f"{name}.submit", payload=payload, router_data={"pathname": "/", "asPath": "/"})
+        deltas = [dict(d) async for d in processor.enqueue_stream_delta(str(uuid.uuid4()), event)]
+    assert SECRET not in repr(deltas)
+    return {k.removesuffix("_rx_state_"): v for d in deltas if name in d for k, v in d[name].items()}
+
+
+async def test_the_websocket_submit_runs_the_action() -> None:
+    assert f"{NewsletterState.get_full_name()}.submit" in callable_handlers()
+    entries = {"__reflex_form_data__": [["topic", "gardens"], ["code", SECRET]]}
+    state = await _submit({"form_data": entries})
+    assert (state["welcome_name"], state["errors"], state["pending"]) == ("gardens", {}, False)
+    assert subscribed[-1][0] == "gardens"
+
+
+@pytest.mark.parametrize(
+    ("topic", "errors"),
+    [
+        ("", {"topic": "Choose a topic."}),
+        ("busy", {"form": "Slow down."}),
+        ("down", {"form": "Down for a moment."}),
+    ],
+)
+async def test_the_websocket_shows_each_refusal(topic: str, errors: dict[str, str]) -> None:
+    state = await _submit({"form_data": {"topic": topic, "code": SECRET}})
+    assert (state["errors"], state["rejections"], state.get("welcome_name", "")) == (errors, 1, "")
+
+
+def test_the_form_post_redirects_to_the_success_page() -> None:
+    response = http.post("/newsletter", data={"topic": "gardens", "code": SECRET}, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/newsletter/done")
+    page = http.get("/newsletter/done").text
+    assert "Subscribed to gardens" in page and "See you next month." in page
+
+
+@pytest.mark.parametrize(
+    ("topic", "status", "message", "retry_after"),
+    [
+        ("", 422, "Choose a topic.", None),
+        ("busy", 429, "Slow down.", "7"),
+        ("down", 503, "Down for a moment.", "3"),
+    ],
+)
+def test_the_form_post_renders_each_refusal(
+    topic: str, status: int, message: str, retry_after: str | None
+) -> None:
+    response = http.post("/newsletter", data={"topic": topic, "code": SECRET}, follow_redirects=False)
+    assert response.status_code == status
+    assert response.headers.get("retry-after") == retry_after
+    assert message in response.text and 'id="newsletter-form"' in response.text
+    assert f'value="{topic}"' in response.text and SECRET not in response.text
+
+
+def test_the_json_route_answers_with_the_accepted_reply() -> None:
+    response = http.post("/api/newsletter", json={"topic": "rivers", "code": SECRET})
+    assert (response.status_code, response.json()) == (201, {"topic": "rivers"})
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "errors", "retry_after"),
+    [
+        ({"topic": "rivers", "code": "wrong"}, 422, {"code": "That code is not right."}, None),
+        ({"topic": "busy", "code": SECRET}, 429, {"form": "Slow down."}, "7"),
+        ({"topic": "down", "code": SECRET}, 503, {"form": "Down for a moment."}, "3"),
+    ],
+)
+def test_the_json_route_renders_each_refusal(
+    body: dict[str, str], status: int, errors: dict[str, str], retry_after: str | None
+) -> None:
+    response = http.post("/api/newsletter", json=body)
+    assert (response.status_code, response.json()) == (status, {"errors": errors})
+    assert response.headers.get("retry-after") == retry_after
