@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import reflex as rx
@@ -32,6 +33,19 @@ HANDLERS: Final = ("check_field", "rate_password")
 
 # Each mixin's form, so that a State built on it renders its form's live props.
 _MIXIN_FORMS: dict[type, Form] = {}
+
+# zxcvbn takes up to ~80 ms of CPU on a 72-character password. Ratings run on one thread of
+# their own: a flood of meter events slows only the meter, never the event loop or a signup.
+_RATING_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strength-meter")
+# Beyond this many ratings queued or running, a new one is skipped (the meter keeps its last
+# reading) rather than holding its tab's state lock in a long queue.
+MAX_QUEUED_RATINGS = 8
+
+
+class _Ratings:
+    """Ratings queued or running in this process (touched on the event loop only)."""
+
+    in_flight = 0
 
 
 def _text(value: object) -> str | None:
@@ -102,9 +116,15 @@ def live_mixin(form: Form) -> type[rx.State]:
                 self.meter_score, self.meter_warning, self.meter_suggestions = -1, "", []
                 self.meter_strong = False
                 return
+            if _Ratings.in_flight >= MAX_QUEUED_RATINGS:
+                return
             context = {name: _text(fields.get(name)) for name in context_names}
-            # zxcvbn takes up to ~90 ms on a long password: off the event loop.
-            feedback = await asyncio.to_thread(rate, text, context)
+            _Ratings.in_flight += 1
+            try:
+                loop = asyncio.get_running_loop()
+                feedback = await loop.run_in_executor(_RATING_POOL, rate, text, context)
+            finally:
+                _Ratings.in_flight -= 1
             self.meter_score = feedback.score
             self.meter_warning = feedback.warning
             self.meter_suggestions = list(feedback.suggestions)

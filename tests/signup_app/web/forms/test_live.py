@@ -164,6 +164,16 @@ async def test_the_meter_ignores_what_the_page_never_sends() -> None:
         assert shown.get("meter_score", -1) == -1
 
 
+async def test_ratings_beyond_the_queue_bound_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    tab = Tab()
+    rated = await tab.send(RATE, value="password1234567", fields={})
+    monkeypatch.setattr(live, "MAX_QUEUED_RATINGS", 0)
+    skipped = await tab.send(RATE, value=SECRET, fields={})
+    # The meter keeps its last reading; nothing was rated.
+    assert skipped["meter_score"] == rated["meter_score"] < 3
+    assert skipped["meter_strong"] is False
+
+
 def test_the_live_handlers_are_callable() -> None:
     assert {CHECK, RATE} <= callable_handlers()
     assert not {CHECK, RATE} & refused_handlers()
