@@ -163,8 +163,8 @@ class PasswordStrengthValidator:
         return "Not a common password, and not made from your name or email address."
 
 
-def _strength_result(password: str, user_inputs: Sequence[str]) -> dict[str, Any]:
-    """zxcvbn's verdict on the password's first 72 characters."""
+def _strength_result(password: str, user_inputs: Sequence[str]) -> Mapping[str, Any]:
+    """The zxcvbn verdict on the password's first 72 characters."""
     sample = password[:_STRENGTH_CHECK_CHARS]
     return zxcvbn(sample, user_inputs=list(user_inputs), max_length=_STRENGTH_CHECK_CHARS)
 

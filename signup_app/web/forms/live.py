@@ -1,7 +1,7 @@
-"""Live validation of a declared form: each field checked on the server as the user leaves it,
-and a strength meter on the secret field while it is typed.
+"""Live validation of a declared form: checks as fields are left, a strength meter while typing.
 
-The form's own checks run (``Form.check_field``, ``Form.rate_secret``), so a live
+Each field is checked on the server as the user leaves it; the secret field gets a
+strength meter that is rated on the server while it is typed. The form's own checks run (``Form.check_field``, ``Form.rate_secret``), so a live
 message is the one the submit would give. Values travel only as event arguments
 and are dropped: a password never reaches the state, only its score and zxcvbn's
 fixed texts do. Nothing here looks anything up, so no live check tells whether an
@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import reflex as rx
+from reflex.state import BaseState
 from reflex.vars.base import Var
 
 from signup_app.web.forms.declaration import Field, Form
@@ -171,7 +172,7 @@ def _fields_var(form: Form) -> Var:
     return Var(f"({{{entries}}})").to(dict)
 
 
-def input_events(form: Form, field: Field, state: Any) -> dict[str, Any]:
+def input_events(form: Form, field: Field, state: type[BaseState]) -> dict[str, Any]:
     """The event props a field's <input> gets: a check on blur, the meter on typing (debounced).
 
     Args:
@@ -182,16 +183,18 @@ def input_events(form: Form, field: Field, state: Any) -> dict[str, Any]:
     Returns:
         ``on_blur`` / ``on_change`` props, or none for a field without live checks.
     """
+    # Made at run time (live_mixin): its handlers are not known statically.
+    live: Any = state
     props: dict[str, Any] = {}
     if field.live and form.check_field is not None:
-        props["on_blur"] = lambda value: state.check_field(field.name, value)
+        props["on_blur"] = lambda value: live.check_field(field.name, value)
     if field.meter and form.rate_secret is not None:
         others = _fields_var(form)
-        props["on_change"] = lambda value: state.rate_password(value, others).debounce(METER_DEBOUNCE_MS)
+        props["on_change"] = lambda value: live.rate_password(value, others).debounce(METER_DEBOUNCE_MS)
     return props
 
 
-def strength_meter(field: Field, state: Any) -> rx.Component:
+def strength_meter(field: Field, state: type[BaseState]) -> rx.Component:
     """The meter under a secret field: a bar, a spoken verdict and zxcvbn's suggestions.
 
     Empty until something is typed (and so in the prerendered page, where no
@@ -205,7 +208,9 @@ def strength_meter(field: Field, state: Any) -> rx.Component:
     Returns:
         The meter's component.
     """
-    score = state.meter_score
+    # Made at run time (live_mixin): its vars are not known statically.
+    live: Any = state
+    score = live.meter_score
     label = rx.match(score, *((i, text) for i, text in enumerate(SCORE_LABELS)), "")
     verdict = rx.cond(score >= 0, rx.el.span("Strength: ", label, "."), rx.fragment())
     return rx.el.div(
@@ -223,16 +228,16 @@ def strength_meter(field: Field, state: Any) -> rx.Component:
         ),
         rx.el.p(
             verdict,
-            rx.cond(state.meter_warning != "", rx.el.span(" ", state.meter_warning), rx.fragment()),
+            rx.cond(live.meter_warning != "", rx.el.span(" ", live.meter_warning), rx.fragment()),
             id=f"{field.name}-strength",
             aria_live="polite",
             class_name="meter-text",
         ),
         rx.el.ul(
-            rx.foreach(state.meter_suggestions, lambda text: rx.el.li(text)),
+            rx.foreach(live.meter_suggestions, rx.el.li),
             id=f"{field.name}-suggestions",
             class_name="meter-suggestions",
         ),
         class_name="meter",
-        data_strong=rx.cond(state.meter_strong, "true", "false"),
+        data_strong=rx.cond(live.meter_strong, "true", "false"),
     )
