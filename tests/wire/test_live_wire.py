@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from signup_app.accounts.validation import PasswordStrengthValidator, check_field, signup_password_feedback
-from tests.wire.client import SIGNUP_STATE, WireClient, state_vars
+from tests.wire.client import SIGNUP_STATE, WireClient, form, state_vars
 from tests.wire.conftest import ClientFactory, LogWindow, files_modified_since, state_file
 
 pytestmark = pytest.mark.wire
@@ -77,3 +77,24 @@ async def test_live_checks_answer_and_never_send_or_keep_the_password(
     for path in written:
         data = path.read_bytes()
         assert not [text for text in searched if text.encode() in data], path
+
+
+async def test_leaving_the_email_field_answers_alike_for_a_taken_and_a_free_address(
+    connect: ClientFactory,
+) -> None:
+    taken = f"live-{uuid.uuid4().hex}@example.com"
+    signer = await connect()
+    deltas = await signer.submit_and_settle(
+        form(name="Taken Address", email=taken, password=f"{uuid.uuid4().hex[:12]} orbit lantern")
+    )
+    assert deltas[-1].get("welcome_name") == "Taken Address", deltas
+
+    answers = []
+    for email in (taken, taken.upper(), f"live-{uuid.uuid4().hex}@example.com"):
+        client = await connect()
+        # A first bad value, so that the answer to the real one is a delta of its own.
+        await send(client, CHECK_EVENT, {"field": "email", "value": "x@"}, "errors")
+        answers.append(
+            (await send(client, CHECK_EVENT, {"field": "email", "value": email}, "errors"))["errors"]
+        )
+    assert answers == [{}, {}, {}]
