@@ -45,7 +45,7 @@ def good_password() -> str:
 
 
 def expected_errors(name: str, email: str, password: str) -> dict[str, str]:
-    """What register_account answers for these fields: clean_signup's messages, as they are."""
+    """What register answers for these fields: clean_signup's messages, as they are."""
     errors = clean_signup({"name": name, "email": email, "password": password})
     assert isinstance(errors, dict), errors
     return errors

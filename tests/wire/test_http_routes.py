@@ -13,6 +13,7 @@ import pytest
 import socketio.exceptions
 
 from signup_app.accounts.registration import EMAIL_TAKEN
+from signup_app.web import routes
 from signup_app.web.transports.form_post import NOT_A_FORM
 from signup_app.web.transports.form_post import TOO_LARGE as FORM_TOO_LARGE
 from signup_app.web.transports.http import CROSS_SITE
@@ -32,9 +33,9 @@ from tests.wire.conftest import (
 
 pytestmark = pytest.mark.wire
 
-FORM_PATH = "/signup"
-JSON_PATH = "/api/signup"
-WELCOME_PATH = "/signup/welcome"
+FORM_PATH = routes.SIGNUP_FORM
+JSON_PATH = routes.SIGNUP_API
+WELCOME_PATH = routes.SIGNUP_WELCOME
 LIMIT = 16 * 1024
 EVIL = "https://evil.example"
 JSON_TYPE = "application/json"

@@ -36,12 +36,13 @@ from schemathesis.checks import positive_data_acceptance
 
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import SignupInput, clean_signup
+from signup_app.web import routes
 from tests.app_server import AppServer
 from tests.wire.conftest import Accounts
 
 pytestmark = pytest.mark.wire
 
-OPENAPI_PATH = "/api/openapi.json"
+OPENAPI_PATH = routes.OPENAPI
 SEED = 20240601
 MAX_EXAMPLES = 40
 CLI_TIMEOUT_S = 120

@@ -1,8 +1,8 @@
 """One table of bad inputs, sent through all three transports: the same errors, byte for byte.
 
 The websocket event (as the browser sends it), the no-JavaScript form POST to /signup and the
-JSON POST to /api/signup all call register_account, so each bad input must come back with
-exactly the {field: message} errors that clean_signup (or register_account) gives, and no row.
+JSON POST to /api/signup all call register, so each bad input must come back with
+exactly the {field: message} errors that clean_signup (or register) gives, and no row.
 Every value is a string: a form POST can carry nothing else, and the other two get the same.
 """
 
@@ -17,14 +17,15 @@ import pytest
 
 from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import FORM, PasswordStrengthValidator, SignupInput, clean_signup
+from signup_app.web import routes
 from tests.app_server import AppServer
 from tests.wire.client import form
 from tests.wire.conftest import Accounts, ClientFactory, get_welcome, page_error_texts, page_errors, post_form
 
 pytestmark = pytest.mark.wire
 
-JSON_PATH = "/api/signup"
-WELCOME_PATH = "/signup/welcome"
+JSON_PATH = routes.SIGNUP_API
+WELCOME_PATH = routes.SIGNUP_WELCOME
 TRANSPORTS = ("websocket", "form", "json")
 
 COMMON = PasswordStrengthValidator.common_message
@@ -252,7 +253,7 @@ async def test_valid_signup_creates_one_account(
         assert response.headers["location"] == WELCOME_PATH
         welcome = await get_welcome(http, response)
         assert welcome.status_code == 200
-        assert f'<h1 id="welcome" class="title">Welcome, {name}</h1>' in welcome.text
+        assert f'<h1 id="welcome" tabindex="-1" class="title">Welcome, {name}</h1>' in welcome.text
     else:
         response = await http.post(JSON_PATH, json=fields)
         assert response.status_code == 201, response.text

@@ -9,18 +9,7 @@ from reflex.vars.base import Var, VarData
 
 from signup_app.web.forms import live
 from signup_app.web.forms.declaration import Form
-from signup_app.web.forms.spec import (
-    Accepted,
-    Element,
-    Error,
-    FirstInvalid,
-    Invalid,
-    Node,
-    Pending,
-    Value,
-    form_tree,
-    success_tree,
-)
+from signup_app.web.forms.spec import Element, Kind, Node, Slot, form_tree, success_tree
 from signup_app.web.transports.websocket import FormState, form_state
 
 # HTML attribute names as Reflex's props spell them.
@@ -88,37 +77,42 @@ def _error(state: type[FormState], name: str) -> Var:
     return state.errors.get(name, "")
 
 
-def _slot(node: Node, state: type[FormState]) -> object:
-    match node:
-        case Value(field=spec):
+def _slot(slot: Slot, form: Form, state: type[FormState]) -> object:
+    name = slot.name
+    match slot.kind:
+        case Kind.VALUE:
             # Hidden fields carry the State's value; visible inputs stay the browser's own.
-            return getattr(state, spec.name) if spec.hidden else None
-        case Error(name=name):
+            return getattr(state, name) if form.field(name).hidden else None
+        case Kind.ERROR:
             return _error(state, name)
-        case Invalid(name=name):
+        case Kind.INVALID:
             return rx.cond(_error(state, name) != "", "true", "false")
-        case FirstInvalid():
+        case Kind.FIRST_INVALID:
             return None  # FocusAfterSubmit moves focus instead
-        case Pending(pending=pending, idle=idle):
-            return rx.cond(state.pending, pending, idle)
-        case Accepted():
+        case Kind.SUBMIT_LABEL:
+            return rx.cond(state.pending, form.pending_label, form.submit_label)
+        case Kind.ACCEPTED:
             return state.welcome_name
-    raise TypeError(f"not a slot: {node!r}")
 
 
-def _render(node: Node, state: type[FormState], **extra: object) -> object:
+def _render(node: Node, form: Form, state: type[FormState], **extra: object) -> object:
     if isinstance(node, str):
         return node
     if not isinstance(node, Element):
-        return _slot(node, state)
+        return _slot(node, form, state)
     props: dict[str, object] = {}
     for name, value in node.attrs.items():
-        prop = value if isinstance(value, str) else _slot(value, state)
+        prop = value if isinstance(value, str) else _slot(value, form, state)
         if prop is not None:
             key = _PROPS.get(name, name.replace("-", "_"))
             props[key] = int(prop) if key == "tab_index" else prop  # type: ignore[arg-type]
+<<<<<<< HEAD
     children = [_render(child, state) for child in node.children]
     props |= extra | live.render_props(state, node.tag, props.get("id"))
+=======
+    children = [_render(child, form, state) for child in node.children]
+    props |= extra
+>>>>>>> i10-forms
     if node.tag == "button":
         component = SubmitButton.create(*children, state=state, **props)
     else:
@@ -135,6 +129,7 @@ def form_component(form: Form, action_url: str) -> rx.Component:
     state = form_state(form)
     return _render(  # type: ignore[return-value]
         form_tree(form),
+        form,
         state,
         method="post",
         action=action_url,
@@ -155,7 +150,9 @@ def form_page(form: Form, action_url: str) -> rx.Component:
         focus.create(),
         rx.el.div("signup_app", class_name="brand"),
         rx.cond(
-            state.welcome_name != "", _render(success_tree(form), state), form_component(form, action_url)
+            state.welcome_name != "",
+            _render(success_tree(form), form, state),
+            form_component(form, action_url),
         ),
         class_name="page",
     )

@@ -12,18 +12,7 @@ from html import escape
 from pathlib import Path
 
 from signup_app.web.forms.declaration import Form
-from signup_app.web.forms.spec import (
-    Accepted,
-    Element,
-    Error,
-    FirstInvalid,
-    Invalid,
-    Node,
-    Pending,
-    Value,
-    form_tree,
-    success_tree,
-)
+from signup_app.web.forms.spec import Element, Kind, Node, Slot, form_tree, success_tree
 
 _STYLESHEET = Path(__file__).resolve().parents[3] / "assets" / "signup.css"
 _VOID = frozenset({"input"})
@@ -45,27 +34,28 @@ class _Fill:
         values: Mapping[str, str],
         accepted: str | None = None,
     ) -> None:
+        self.form = form
         self.errors = errors
         self.values = values
         self.accepted = accepted
         self.first_invalid = next((f.name for f in form.visible_fields if f.name in errors), None)
 
-    def slot(self, slot: Node) -> str | None:
+    def slot(self, slot: Slot) -> str | None:
         """The slot's text, or None to leave it (or the attribute) out."""
-        match slot:
-            case Value(field=spec):
-                return "" if spec.secret else self.values.get(spec.name, "")
-            case Error(name=name):
+        name = slot.name
+        match slot.kind:
+            case Kind.VALUE:
+                return "" if self.form.field(name).secret else self.values.get(name, "")
+            case Kind.ERROR:
                 return self.errors.get(name, "")
-            case Invalid(name=name):
+            case Kind.INVALID:
                 return "true" if name in self.errors else "false"
-            case FirstInvalid(name=name):
+            case Kind.FIRST_INVALID:
                 return "" if name == self.first_invalid else None
-            case Pending(idle=idle):
-                return idle
-            case Accepted():
+            case Kind.SUBMIT_LABEL:
+                return self.form.submit_label
+            case Kind.ACCEPTED:
                 return self.accepted
-        raise TypeError(f"not a slot: {slot!r}")
 
 
 def _render(node: Node, fill: _Fill) -> str:
@@ -80,7 +70,8 @@ def _render(node: Node, fill: _Fill) -> str:
         text = value if isinstance(value, str) else fill.slot(value)
         if text is None:
             continue
-        attrs.append(f" {name}" if isinstance(value, FirstInvalid) else f' {name}="{escape(text)}"')
+        boolean = isinstance(value, Slot) and value.kind is Kind.FIRST_INVALID
+        attrs.append(f" {name}" if boolean else f' {name}="{escape(text)}"')
     opening = f"<{node.tag}{''.join(attrs)}>"
     if node.tag in _VOID:
         return opening

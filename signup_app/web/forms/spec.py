@@ -8,53 +8,29 @@ fills it from a failed submission. Neither renderer knows any form's markup.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from enum import Enum
 
+from signup_app.accounts.validation import FORM
 from signup_app.web.forms.declaration import Field, Form
 
-# Key of an error that belongs to the whole form rather than one field.
-FORM_ERROR_KEY: Final = "form"
+
+class Kind(Enum):
+    """What fills a slot."""
+
+    VALUE = "value"  # a hidden field's issued value, or a visible field's refill after a failed POST
+    ERROR = "error"  # a field's (or the form's) error message, "" when none
+    INVALID = "invalid"  # "true" when the field has an error, else "false"
+    FIRST_INVALID = "first_invalid"  # autofocus on the first field with an error (no-JS page only)
+    SUBMIT_LABEL = "submit_label"  # the button's label, or its pending label while the action runs
+    ACCEPTED = "accepted"  # the accepted record's name, in the success heading
 
 
 @dataclass(frozen=True, slots=True)
-class Value:
-    """A field's value: a hidden field's issued value, or a visible field's refill after a failed POST."""
+class Slot:
+    """A place in the tree filled per rendering; ``name`` is the field it belongs to, if any."""
 
-    field: Field
-
-
-@dataclass(frozen=True, slots=True)
-class Error:
-    """A field's error message ("" when it has none)."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Invalid:
-    """ "true" when the field has an error, else "false"."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class FirstInvalid:
-    """Present (autofocus) on the first field with an error; used where no script moves focus."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """One of two texts: while the action runs, and otherwise."""
-
-    pending: str
-    idle: str
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """The accepted record's name, shown in the success heading."""
+    kind: Kind
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +43,12 @@ class Element:
     when_error: str | None = None
 
 
-Slot = Value | Error | Invalid | FirstInvalid | Pending | Accepted
 Node = Element | Slot | str
 
 
 def _field(spec: Field) -> Element:
     if spec.hidden:
-        return Element("input", {"type": "hidden", "name": spec.name, "value": Value(spec)})
+        return Element("input", {"type": "hidden", "name": spec.name, "value": Slot(Kind.VALUE, spec.name)})
     described_by = f"{spec.name}-hint {spec.name}-error" if spec.help_text else f"{spec.name}-error"
     hint = (
         (Element("p", {"id": f"{spec.name}-hint", "class": "hint"}, (spec.help_text,)),)
@@ -92,15 +67,17 @@ def _field(spec: Field) -> Element:
                     "name": spec.name,
                     "type": spec.input_type,
                     "autocomplete": spec.autocomplete,
-                    "value": Value(spec),
-                    "aria-invalid": Invalid(spec.name),
+                    "value": Slot(Kind.VALUE, spec.name),
+                    "aria-invalid": Slot(Kind.INVALID, spec.name),
                     "aria-describedby": described_by,
                     "class": "input",
-                    "autofocus": FirstInvalid(spec.name),
+                    "autofocus": Slot(Kind.FIRST_INVALID, spec.name),
                 },
             ),
             *hint,
-            Element("p", {"id": f"{spec.name}-error", "class": "field-error"}, (Error(spec.name),)),
+            Element(
+                "p", {"id": f"{spec.name}-error", "class": "field-error"}, (Slot(Kind.ERROR, spec.name),)
+            ),
         ),
     )
 
@@ -119,14 +96,14 @@ def form_tree(form: Form) -> Element:
             Element(
                 "p",
                 {"id": "form-error", "role": "alert", "class": "form-error"},
-                (Error(FORM_ERROR_KEY),),
-                when_error=FORM_ERROR_KEY,
+                (Slot(Kind.ERROR, FORM),),
+                when_error=FORM,
             ),
             *(_field(f) for f in form.fields),
             Element(
                 "button",
                 {"type": "submit", "id": "submit", "class": "button"},
-                (Pending(form.pending_label, form.submit_label),),
+                (Slot(Kind.SUBMIT_LABEL),),
             ),
         ),
     )
@@ -141,7 +118,7 @@ def success_tree(form: Form) -> Element:
             Element(
                 "h1",
                 {"id": "welcome", "tabindex": "-1", "class": "title"},
-                (form.success.heading, Accepted()),
+                (form.success.heading, Slot(Kind.ACCEPTED)),
             ),
             Element("p", {"class": "subtitle"}, (form.success.message,)),
         ),

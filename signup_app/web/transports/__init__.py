@@ -1,1 +1,1 @@
-"""The doors onto register_account: each adapts one protocol and holds no logic of its own."""
+"""The doors onto each declared form's action: each adapts one protocol and only renders the result."""

@@ -20,15 +20,7 @@ from signup_app.web import routes as paths
 from signup_app.web.forms.declaration import Form
 from signup_app.web.forms.html import form_page, success_page
 from signup_app.web.security_headers import host_cookie_name, is_production
-from signup_app.web.transports.http import (
-    ALL_METHODS,
-    CROSS_SITE,
-    BodyTooLarge,
-    is_cross_site,
-    media_type,
-    read_body,
-    request_address,
-)
+from signup_app.web.transports import http
 
 MAX_BODY_BYTES = 16 * 1024
 # Longest value of a visible field that is put back into the re-rendered form.
@@ -91,13 +83,13 @@ def routes(form: Form) -> list[Route]:
             return RedirectResponse(paths.HOME, status_code=303)
         if request.method != "POST":
             return PlainTextResponse("Use POST.", status_code=405, headers={"Allow": "GET, HEAD, POST"})
-        if is_cross_site(request):
-            return _page(form, 403, {FORM: CROSS_SITE})
-        if media_type(request) != "application/x-www-form-urlencoded":
+        if http.is_cross_site(request):
+            return _page(form, 403, {FORM: http.CROSS_SITE})
+        if http.media_type(request) != "application/x-www-form-urlencoded":
             return _page(form, 415, {FORM: NOT_A_FORM})
         try:
-            fields = _parse_form(form, await read_body(request, MAX_BODY_BYTES))
-        except BodyTooLarge:
+            fields = _parse_form(form, await http.read_body(request, MAX_BODY_BYTES))
+        except http.BodyTooLarge:
             return _page(form, 413, {FORM: TOO_LARGE})
         except ValueError:
             return _page(form, 400, {FORM: NOT_A_FORM})
@@ -106,7 +98,7 @@ def routes(form: Form) -> list[Route]:
             for f in form.visible_fields
             if not f.secret and f.name in fields and len(fields[f.name]) <= _REFILL_CHARS
         }
-        return render(form, await form.action(fields, client_address=request_address(request)), kept)
+        return render(form, await form.action(fields, client_address=http.request_address(request)), kept)
 
     async def welcome(request: Request) -> HTMLResponse:
         name = request.cookies.get(_cookie(form))
@@ -114,4 +106,7 @@ def routes(form: Form) -> list[Route]:
 
     submit.__doc__ = f"Run the {form.name} form's action on a form-encoded POST."
     welcome.__doc__ = f"The page a successful no-JS {form.name} submit is redirected to."
-    return [Route(form.path, submit, methods=ALL_METHODS), Route(form.success.path, welcome, methods=["GET"])]
+    return [
+        Route(form.path, submit, methods=http.ALL_METHODS),
+        Route(form.success.path, welcome, methods=["GET"]),
+    ]

@@ -18,15 +18,7 @@ from signup_app.accounts.validation import FORM
 from signup_app.web import routes as paths
 from signup_app.web.forms.declaration import Form
 from signup_app.web.forms.schema import json_schema, reply_schema, schema_name
-from signup_app.web.transports.http import (
-    ALL_METHODS,
-    CROSS_SITE,
-    BodyTooLarge,
-    is_cross_site,
-    media_type,
-    read_body,
-    request_address,
-)
+from signup_app.web.transports import http
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -58,16 +50,19 @@ def routes(form: Form) -> list[Route]:
     async def submit(request: Request) -> JSONResponse:
         if request.method != "POST":
             return JSONResponse({"errors": {FORM: "Use POST."}}, status_code=405, headers={"Allow": "POST"})
-        if is_cross_site(request):
-            return _errors(403, {FORM: CROSS_SITE})
-        if media_type(request) != "application/json":
+        if http.is_cross_site(request):
+            return _errors(403, {FORM: http.CROSS_SITE})
+        if http.media_type(request) != "application/json":
             return _errors(415, {FORM: NOT_JSON})
         # An address over its limit is refused before its body is read or parsed.
-        if form.admit is not None and (refused := await form.admit(request_address(request))) is not None:
+        if (
+            form.admit is not None
+            and (refused := await form.admit(http.request_address(request))) is not None
+        ):
             return render(refused)
         try:
-            body = await read_body(request, MAX_BODY_BYTES)
-        except BodyTooLarge:
+            body = await http.read_body(request, MAX_BODY_BYTES)
+        except http.BodyTooLarge:
             return _errors(413, {FORM: TOO_LARGE})
         try:
             attrs = json.loads(body)
@@ -75,10 +70,10 @@ def routes(form: Form) -> list[Route]:
             return _errors(400, {FORM: BAD_JSON})
         except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
             return _errors(400, {FORM: TOO_DEEP})
-        return render(await form.action(attrs, client_address=request_address(request)))
+        return render(await form.action(attrs, client_address=http.request_address(request)))
 
     submit.__doc__ = f"Run the {form.name} form's action on a JSON body."
-    return [Route(form.api_path, submit, methods=ALL_METHODS)]
+    return [Route(form.api_path, submit, methods=http.ALL_METHODS)]
 
 
 def _error_response(description: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from signup_app.accounts.validation import FORM, FieldErrors
 from signup_app.web.client_address import client_address
 from signup_app.web.forms.declaration import Form
 from signup_app.web.forms.live import live_mixin
+from signup_app.web.forms.schema import payload_type
 
 # Each form's State class, by form name, and each class's form.
 _STATES: dict[str, type[FormState]] = {}
@@ -50,15 +51,7 @@ class FormState(rx.State, mixin=True):
         self.errors = {FORM: result.message} if isinstance(result, Unavailable) else dict(result.errors)
         self.rejections += 1
 
-    @rx.event
-    async def submit(
-        self, /, form_data: dict[str, Any] | None = None, **_ignored: object
-    ) -> AsyncIterator[None]:
-        """Run the form's action on the submitted fields.
-
-        Clients can send any payload keys: unknown ones (even "self", hence the
-        positional-only marker) are ignored rather than crashing the call.
-        """
+    async def _submit(self, form_data: object) -> AsyncIterator[None]:
         if self.pending or self.welcome_name:
             return
         self.pending = True
@@ -69,6 +62,21 @@ class FormState(rx.State, mixin=True):
             self._show(await action(form_data, client_address=self._client_address()))  # type: ignore[arg-type]
         finally:
             self.pending = False
+
+
+def _submitter(payload: type) -> Callable[..., AsyncIterator[None]]:
+    async def submit(self: FormState, /, form_data: object = None, **_ignored: object) -> AsyncIterator[None]:
+        """Run the form's action on the submitted fields.
+
+        Clients can send any payload keys: unknown ones (even "self", hence the
+        positional-only marker) are ignored rather than crashing the call.
+        """
+        async for _ in self._submit(form_data):
+            yield
+
+    # The form's own payload type, as Reflex reads it to convert the browser's form entries.
+    submit.__annotations__ = {"form_data": payload | None, "_ignored": object, "return": AsyncIterator[None]}
+    return submit
 
 
 def _issuer(name: str) -> Callable[[FormState], None]:
@@ -85,12 +93,13 @@ def _issuer(name: str) -> Callable[[FormState], None]:
 def form_state(form: Form) -> type[FormState]:
     """The form's State class, made on first call: ``{Name}State`` with a var per hidden field.
 
-    Each hidden field (an idempotency key) also gets an ``issue_{name}`` handler, run on page load.
+    Its ``submit`` handler takes the form's payload type (see payload_type). Each hidden field (an idempotency key) also gets an ``issue_{name}`` handler, run on page load.
     """
     if (state := _STATES.get(form.name)) is not None:
         return state
     class_name = "".join(part.capitalize() for part in form.name.split("_")) + "State"
     namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": class_name, "__annotations__": {}}
+    namespace["submit"] = _submitter(payload_type(form))
     for spec in form.hidden_fields:
         namespace["__annotations__"][spec.name] = str
         namespace[spec.name] = ""

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from signup_app.accounts import passwords
 from signup_app.accounts.registration import BUSY
 from signup_app.web import routes
 from signup_app.web.forms.signup import SIGNUP
@@ -17,16 +15,6 @@ from signup_app.web.transports import form_post
 
 client = TestClient(Starlette(routes=form_post.routes(SIGNUP)), base_url="http://app.test")
 PASSWORD = "Sentinel copper kettle rain ladder"
-
-
-@pytest.fixture
-def every_hash_place_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The server at its bound: every hash thread busy and no room to wait."""
-    monkeypatch.setenv("SIGNUP_MAX_WAITING_HASHES", "0")
-    places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS)]
-    yield
-    for place in places:
-        place.release()
 
 
 @pytest.mark.usefixtures("every_hash_place_held")

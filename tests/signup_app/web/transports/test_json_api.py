@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from signup_app.accounts import passwords
 from signup_app.accounts.registration import BUSY
 from signup_app.web import routes
 from signup_app.web.forms.signup import SIGNUP
@@ -20,17 +17,6 @@ FIELDS = {
     "email": "ada@example.com",
     "password": "Sentinel copper kettle rain ladder",
 }
-
-
-@pytest.fixture
-def every_hash_place_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The server at its bound: every hash thread busy and no room to wait."""
-    monkeypatch.setenv("SIGNUP_MAX_WAITING_HASHES", "0")
-    monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
-    places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS)]
-    yield
-    for place in places:
-        place.release()
 
 
 @pytest.mark.usefixtures("every_hash_place_held")
