@@ -106,13 +106,8 @@ def _render(node: Node, form: Form, state: type[FormState], **extra: object) -> 
         if prop is not None:
             key = _PROPS.get(name, name.replace("-", "_"))
             props[key] = int(prop) if key == "tab_index" else prop  # type: ignore[arg-type]
-<<<<<<< HEAD
-    children = [_render(child, state) for child in node.children]
-    props |= extra | live.render_props(state, node.tag, props.get("id"))
-=======
     children = [_render(child, form, state) for child in node.children]
-    props |= extra
->>>>>>> i10-forms
+    props |= extra | live.render_props(state, node.tag, props.get("id"))
     if node.tag == "button":
         component = SubmitButton.create(*children, state=state, **props)
     else:
