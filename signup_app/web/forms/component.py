@@ -107,12 +107,12 @@ def _render(node: Node, form: Form, state: type[FormState], **extra: object) -> 
             key = _PROPS.get(name, name.replace("-", "_"))
             props[key] = int(prop) if key == "tab_index" else prop  # type: ignore[arg-type]
     children = [_render(child, form, state) for child in node.children]
-    props |= extra | live.render_props(state, node.tag, props.get("id"))
+    props |= extra | live.render_props(form, state, node.tag, props.get("id"))
     if node.tag == "button":
         component = SubmitButton.create(*children, state=state, **props)
     else:
         component = getattr(rx.el, node.tag)(*children, **props)
-    if (after := live.render_after(state, node.tag, props.get("id"))) is not None:
+    if (after := live.render_after(form, state, node.tag, props.get("id"))) is not None:
         component = rx.fragment(component, after)
     if node.when_error is not None:
         return rx.cond(_error(state, node.when_error) != "", component)

@@ -32,9 +32,6 @@ SCORE_LABELS: Final = ("Very weak", "Weak", "Fair", "Good", "Strong")
 # The handlers live_mixin gives a form's State: the page calls them, so they are on the allowlist.
 HANDLERS: Final = ("check_field", "rate_password")
 
-# Each mixin's form, so that a State built on it renders its form's live props.
-_MIXIN_FORMS: dict[type, Form] = {}
-
 # zxcvbn takes up to ~80 ms of CPU on a 72-character password. Ratings run on one thread of
 # their own: a flood of meter events slows only the meter, never the event loop or a signup.
 _RATING_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strength-meter")
@@ -132,34 +129,28 @@ def live_mixin(form: Form) -> type[rx.State]:
             self.meter_strong = feedback.strong_enough
 
     LiveChecks.__name__ = LiveChecks.__qualname__ = f"{form.name.capitalize()}LiveChecks"
-    _MIXIN_FORMS[LiveChecks] = form
     return LiveChecks
 
 
-def _form_of(state: type) -> Form | None:
-    """The form whose live_mixin the State is built on, if any."""
-    return next((_MIXIN_FORMS[base] for base in state.__mro__ if base in _MIXIN_FORMS), None)
-
-
-def _live_field(state: type, tag: str, element_id: object) -> tuple[Form, Field] | None:
-    form = _form_of(state)
-    if form is None or tag != "input" or not isinstance(element_id, str):
+def _live_field(form: Form, tag: str, element_id: object) -> Field | None:
+    """The visible field whose <input> this element is, if it is one."""
+    if tag != "input" or not isinstance(element_id, str):
         return None
-    return next(((form, f) for f in form.visible_fields if f.name == element_id), None)
+    return next((f for f in form.visible_fields if f.name == element_id), None)
 
 
-def render_props(state: type, tag: str, element_id: object) -> dict[str, Any]:
-    """The live event props of an element of a form rendered for ``state``: none unless a field's input."""
-    found = _live_field(state, tag, element_id)
-    return input_events(*found, state) if found else {}
+def render_props(form: Form, state: type[BaseState], tag: str, element_id: object) -> dict[str, Any]:
+    """The live event props of an element of ``form``'s tree: none unless it is a field's input."""
+    field = _live_field(form, tag, element_id)
+    return input_events(form, field, state) if field else {}
 
 
-def render_after(state: type, tag: str, element_id: object) -> rx.Component | None:
-    """What follows an element of a form rendered for ``state``: the meter after its meter field's input."""
-    found = _live_field(state, tag, element_id)
-    if found is None or not found[1].meter or found[0].rate_secret is None:
+def render_after(form: Form, state: type[BaseState], tag: str, element_id: object) -> rx.Component | None:
+    """What follows an element of ``form``'s tree: the strength meter after the meter field's input."""
+    field = _live_field(form, tag, element_id)
+    if field is None or not field.meter or form.rate_secret is None:
         return None
-    return strength_meter(found[1], state)
+    return strength_meter(field, state)
 
 
 def _fields_var(form: Form) -> Var:
