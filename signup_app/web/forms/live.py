@@ -1,17 +1,19 @@
 """Live validation of a declared form: checks as fields are left, a strength meter while typing.
 
 Each field is checked on the server as the user leaves it; the secret field gets a
-strength meter that is rated on the server while it is typed. The form's own checks run (``Form.check_field``, ``Form.rate_secret``), so a live
-message is the one the submit would give. Values travel only as event arguments
-and are dropped: a password never reaches the state, only its score and zxcvbn's
-fixed texts do. Nothing here looks anything up, so no live check tells whether an
-address is registered.
+strength meter, rated on the server while it is typed. The form's own checks run
+(``Form.check_field``, ``Form.rate_secret``), so a live message is the one the
+submit would give. Values travel only as event arguments and are dropped: a
+password never reaches the state, only its score and zxcvbn's fixed texts do.
+Nothing here looks anything up, so no live check tells whether an address is
+registered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -21,6 +23,8 @@ from reflex.state import BaseState
 from reflex.vars.base import Var
 
 from signup_app.web.forms.declaration import Field, Form
+
+logger = logging.getLogger(__name__)
 
 # The meter rates the password once the user pauses typing this long: one event per pause.
 METER_DEBOUNCE_MS: Final = 300
@@ -121,6 +125,10 @@ def live_mixin(form: Form) -> type[rx.State]:
             try:
                 loop = asyncio.get_running_loop()
                 feedback = await loop.run_in_executor(_RATING_POOL, rate, text, context)
+            except Exception as exc:
+                # The exception's text could quote the password: only its type is logged.
+                logger.warning("strength rating failed: %s", type(exc).__name__)
+                return
             finally:
                 _Ratings.in_flight -= 1
             self.meter_score = feedback.score

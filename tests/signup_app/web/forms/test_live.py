@@ -15,6 +15,7 @@ from reflex.state import State
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 
 from signup_app import signup_app as app_module
+from signup_app.accounts import validation
 from signup_app.accounts.validation import PasswordStrengthValidator, check_fields
 from signup_app.web import hostile_events
 from signup_app.web.forms import live
@@ -173,6 +174,21 @@ async def test_ratings_beyond_the_queue_bound_are_skipped(monkeypatch: pytest.Mo
     # The meter keeps its last reading; nothing was rated.
     assert skipped["meter_score"] == rated["meter_score"] < 3
     assert skipped["meter_strong"] is False
+
+
+async def test_a_failed_rating_logs_no_password(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(password: str, _user_inputs: object) -> None:
+        msg = f"cannot rate {password!r}"
+        raise ValueError(msg)
+
+    monkeypatch.setattr(validation, "password_feedback", broken)
+    tab = Tab()
+    shown = await tab.send(RATE, value=SECRET, fields={})
+    assert shown.get("meter_score", -1) == -1
+    assert "strength rating failed: ValueError" in caplog.text
+    assert SECRET not in caplog.text
 
 
 def test_the_live_handlers_are_callable() -> None:
