@@ -8,7 +8,8 @@ from typing import Generic, TypeVar
 
 from signup_app.accounts.validation import FieldErrors
 
-T = TypeVar("T")
+# Covariant: an action answering Accepted[Account] is an action answering Accepted[object].
+T = TypeVar("T", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import reflex as rx
 from reflex.vars.base import Var, VarData
@@ -66,18 +66,18 @@ class SubmitButton(rx.el.Button):
         ]
 
     @classmethod
-    def create(cls, *children: object, state: type[FormState], **props: object) -> rx.Component:
+    def create(cls, *children: Any, state: type[FormState], **props: Any) -> rx.Component:  # type: ignore[override]
         waiting = ~state.is_hydrated | state.pending
         props["disabled"] = Var(f"(jsMounted && {waiting})", _var_data=waiting._get_all_var_data()).to(bool)
         props["aria_busy"] = rx.cond(state.pending, "true", "false")
         return super().create(*children, **props)
 
 
-def _error(state: type[FormState], name: str) -> Var:
-    return state.errors.get(name, "")
+def _error(state: type[FormState], name: str) -> Var[str]:
+    return state.errors.get(name, "")  # type: ignore[return-value]
 
 
-def _slot(slot: Slot, form: Form, state: type[FormState]) -> object:
+def _slot(slot: Slot, form: Form, state: type[FormState]) -> Any:
     name = slot.name
     match slot.kind:
         case Kind.VALUE:
@@ -95,12 +95,12 @@ def _slot(slot: Slot, form: Form, state: type[FormState]) -> object:
             return state.welcome_name
 
 
-def _render(node: Node, form: Form, state: type[FormState], **extra: object) -> object:
+def _render(node: Node, form: Form, state: type[FormState], **extra: Any) -> Any:
     if isinstance(node, str):
         return node
     if not isinstance(node, Element):
         return _slot(node, form, state)
-    props: dict[str, object] = {}
+    props: dict[str, Any] = {}
     for name, value in node.attrs.items():
         prop = value if isinstance(value, str) else _slot(value, form, state)
         if prop is not None:
@@ -129,7 +129,7 @@ def form_component(form: Form, action_url: str) -> rx.Component:
         method="post",
         action=action_url,
         no_validate=True,
-        on_submit=state.submit,
+        on_submit=state.event_handlers["submit"],
     )
 
 
