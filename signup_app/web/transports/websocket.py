@@ -113,5 +113,6 @@ def form_state(form: Form) -> type[FormState]:
 
 
 def form_states() -> tuple[type[FormState], ...]:
-    """Every form's State made so far."""
-    return tuple(_STATES.values())
+    """Every form's State made so far and registered with Reflex (a test may register one apart)."""
+    registered = rx.State.get_substates()
+    return tuple(state for state in _STATES.values() if state in registered)
