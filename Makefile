@@ -14,7 +14,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 run: setup migrate
 	reflex run
 
-test: setup browser lint
+test: setup browser lint typecheck
 	pytest
 
 # Unit and in-process tests only: no app server, no browser, SQLite only (`make test` runs them all).

@@ -26,6 +26,7 @@ from reflex.state import (
     UpdateVarsInternalState,
 )
 
+from signup_app.web.forms import live
 from signup_app.web.transports.websocket import FormState, form_states
 
 if TYPE_CHECKING:
@@ -61,10 +62,13 @@ _BUILT_IN_STATES = (
 
 
 def _form_handlers(state: type[FormState]) -> set[str]:
-    # The form's action, and the issuing of each hidden key (random, set once, nothing else).
-    return {_handler(state, "submit")} | {
-        _handler(state, name) for name in state.event_handlers if name.startswith("issue_")
-    }
+    # The form's action, the issuing of each hidden key (random, set once, nothing else),
+    # and the checks while the form is filled in (they only read their arguments).
+    return (
+        {_handler(state, "submit")}
+        | {_handler(state, name) for name in state.event_handlers if name.startswith("issue_")}
+        | {_handler(state, name) for name in live.HANDLERS}
+    )
 
 
 def callable_handlers() -> frozenset[str]:
@@ -101,7 +105,8 @@ def _refused(forms: tuple[type[FormState], ...]) -> frozenset[str]:
 class AllowlistMiddleware(rx.Middleware):
     """Drops any event whose handler is not callable: nothing runs, nothing changes."""
 
-    async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
+    async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:  # noqa: ARG002  (Reflex's signature)
+        """Let a callable handler's event through; answer any other with an empty update."""
         if event.name in callable_handlers():
             return None
         logger.warning("refused a call to a handler that is not callable: %r", event.name[:200])

@@ -6,7 +6,9 @@ from typing import Any, ClassVar
 
 import reflex as rx
 from reflex.vars.base import Var, VarData
+from reflex_base.utils.imports import ImportDict
 
+from signup_app.web.forms import live
 from signup_app.web.forms.declaration import Form
 from signup_app.web.forms.spec import Element, Kind, Node, Slot, form_tree, success_tree
 from signup_app.web.transports.websocket import FormState, form_state
@@ -29,12 +31,15 @@ class FocusAfterSubmit(rx.Fragment):
     _state: ClassVar[type[FormState]]
     _form_id: ClassVar[str]
 
-    def add_imports(self) -> dict:
+    def add_imports(self) -> ImportDict:
+        """React's useEffect, for the hook below."""
         return {"react": ["useEffect"]}
 
-    def add_hooks(self) -> list[str | Var]:
+    def add_hooks(self) -> list[str | Var[Any]]:
+        """Focus the heading or the first invalid field whenever the result changes."""
         state = self._state
-        rejections, welcome_name = state.rejections, state.welcome_name
+        rejections: Var[Any] = state.rejections  # pyright: ignore[reportAssignmentType]  (a Var on the class)
+        welcome_name: Var[Any] = state.welcome_name  # pyright: ignore[reportAssignmentType]
         return [
             Var(
                 "useEffect(() => { "
@@ -42,7 +47,7 @@ class FocusAfterSubmit(rx.Fragment):
                 f"else if ({rejections} > 0) "
                 f"document.querySelector('#{self._form_id} [aria-invalid=\"true\"]')?.focus(); "
                 f"}}, [{rejections}, {welcome_name}]);",
-                _var_data=VarData.merge(rejections._get_all_var_data(), welcome_name._get_all_var_data()),
+                _var_data=VarData.merge(rejections._get_all_var_data(), welcome_name._get_all_var_data()),  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]  (Reflex's way to carry a Var's imports)
             )
         ]
 
@@ -55,19 +60,25 @@ class SubmitButton(rx.el.Button):
     websocket has hydrated the page, and while the action runs.
     """
 
-    def add_imports(self) -> dict:
+    def add_imports(self) -> ImportDict:
+        """React's useEffect and useState, for the hooks below."""
         return {"react": ["useEffect", "useState"]}
 
-    def add_hooks(self) -> list[str | Var]:
+    def add_hooks(self) -> list[str | Var[Any]]:
+        """Track whether React has mounted (jsMounted)."""
         return [
             "const [jsMounted, setJsMounted] = useState(false);",
             "useEffect(() => setJsMounted(true), []);",
         ]
 
     @classmethod
-    def create(cls, *children: Any, state: type[FormState], **props: Any) -> rx.Component:  # type: ignore[override]
-        waiting = ~state.is_hydrated | state.pending
-        props["disabled"] = Var(f"(jsMounted && {waiting})", _var_data=waiting._get_all_var_data()).to(bool)
+    def create(cls, *children: Any, state: type[FormState], **props: Any) -> rx.Component:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+        """The button, disabled while the page hydrates and while the form's action runs."""
+        hydrated: Var[Any] = state.is_hydrated  # pyright: ignore[reportAssignmentType]  (a Var on the class)
+        pending: Var[Any] = state.pending  # pyright: ignore[reportAssignmentType]
+        waiting = ~hydrated | pending
+        var_data = waiting._get_all_var_data()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
+        props["disabled"] = Var(f"(jsMounted && {waiting})", _var_data=var_data).to(bool)
         props["aria_busy"] = rx.cond(state.pending, "true", "false")
         return super().create(*children, **props)
 
@@ -106,11 +117,13 @@ def _render(node: Node, form: Form, state: type[FormState], **extra: Any) -> Any
             key = _PROPS.get(name, name.replace("-", "_"))
             props[key] = int(prop) if key == "tab_index" else prop  # type: ignore[arg-type]
     children = [_render(child, form, state) for child in node.children]
-    props |= extra
+    props |= extra | live.render_props(form, state, node.tag, props.get("id"))
     if node.tag == "button":
         component = SubmitButton.create(*children, state=state, **props)
     else:
         component = getattr(rx.el, node.tag)(*children, **props)
+    if (after := live.render_after(form, state, node.tag, props.get("id"))) is not None:
+        component = rx.fragment(component, after)
     if node.when_error is not None:
         return rx.cond(_error(state, node.when_error) != "", component)
     return component

@@ -6,11 +6,17 @@ type, the JSON schema, the State and the routes) is derived from a ``Form``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from signup_app.accounts.results import ActionResult, Throttled, Unavailable
+from signup_app.accounts.validation import PasswordFeedback
+
+# One field's value in, the message the submit would give out (None when it would accept it).
+FieldCheck = Callable[[str, object], str | None]
+# A secret as typed and the form's other fields in, the strength meter's feedback out.
+SecretRating = Callable[[str, Mapping[str, object]], PasswordFeedback]
 
 
 class Action(Protocol):
@@ -18,13 +24,17 @@ class Action(Protocol):
 
     def __call__(
         self, fields: Mapping[str, object], /, *, client_address: str | None = None
-    ) -> Awaitable[ActionResult[object]]: ...
+    ) -> Awaitable[ActionResult[object]]:
+        """Run the action on the submitted fields, for a client address when one is known."""
+        ...
 
 
 class Admit(Protocol):
     """A check of the client address alone, made before a JSON body is read; None admits it."""
 
-    def __call__(self, client_address: str, /) -> Awaitable[Throttled | Unavailable | None]: ...
+    def __call__(self, client_address: str, /) -> Awaitable[Throttled | Unavailable | None]:
+        """Refuse the address (Throttled or Unavailable), or admit it (None)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,8 @@ class Form:
         operation_id: The OpenAPI operationId and the payload schema's name stem.
         summary: The OpenAPI summary.
         admit: An optional address check the JSON route makes before reading the body.
+        check_field: Checks one field as the submit would, for the ``live`` fields (None: no live checks).
+        rate_secret: Rates the ``meter`` field while it is typed (None: no meter).
     """
 
     name: str
@@ -110,6 +122,8 @@ class Form:
     operation_id: str
     summary: str
     admit: Admit | None = None
+    check_field: FieldCheck | None = None
+    rate_secret: SecretRating | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from signup_app.accounts import admit, register
 from signup_app.accounts.validation import (
     SIGNUP_KEY,
+    check_field,
     email_validator,
     name_validator,
     password_length_validator,
+    signup_password_feedback,
 )
 from signup_app.web import routes
 from signup_app.web.forms.declaration import Field, Form, Success
@@ -76,4 +78,6 @@ SIGNUP = Form(
     operation_id="signup",
     summary="Create an account",
     admit=admit,
+    check_field=check_field,
+    rate_secret=signup_password_feedback,
 )

@@ -17,6 +17,7 @@ from signup_app.accounts import Accepted, ActionResult, Unavailable
 from signup_app.accounts.validation import FORM, FieldErrors
 from signup_app.web.client_address import client_address
 from signup_app.web.forms.declaration import Form
+from signup_app.web.forms.live import live_mixin
 from signup_app.web.forms.schema import payload_type
 
 # Each form's State class, by form name, and each class's form.
@@ -104,7 +105,7 @@ def form_state(form: Form) -> type[FormState]:
         namespace["__annotations__"][spec.name] = str
         namespace[spec.name] = ""
         namespace[f"issue_{spec.name}"] = _issuer(spec.name)
-    state = type(class_name, (FormState, rx.State), namespace)
+    state = type(class_name, (FormState, live_mixin(form), rx.State), namespace)
     # Reachable as an attribute of this module, as pickle (the state stores) looks classes up.
     globals()[class_name] = state
     _STATES[form.name] = state

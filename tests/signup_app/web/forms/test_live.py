@@ -1,0 +1,259 @@
+"""Live checks of a declared form: the handlers called through Reflex's pipeline, and the page's bindings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import reflex as rx
+import sqlalchemy.engine
+import sqlalchemy.orm
+from reflex.event import Event
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.state import State
+from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
+
+from signup_app import signup_app as app_module
+from signup_app.accounts import validation
+from signup_app.accounts.validation import PasswordStrengthValidator, check_field, check_fields
+from signup_app.web import hostile_events
+from signup_app.web.forms import live
+from signup_app.web.forms.signup import SIGNUP
+from signup_app.web.handler_allowlist import callable_handlers, refused_handlers
+from signup_app.web.pages.signup import SignupState, signup_page
+
+STATE = SignupState.get_full_name()
+CHECK = f"{STATE}.check_field"
+RATE = f"{STATE}.rate_password"
+ROUTER = {"pathname": "/", "asPath": "/"}
+# A password found nowhere else, so a scan for it cannot match anything but a leak.
+SECRET = f"Sentinel {uuid.uuid4().hex} lantern"
+
+
+class Tab:
+    """One tab's events run through Reflex's own pipeline (the app's middleware included)."""
+
+    def __init__(self) -> None:
+        assert app_module.app is not None
+        self.manager = StateManagerMemory()
+        self.processor = BaseStateEventProcessor(middleware=app_module.app).configure(
+            state_manager=self.manager
+        )
+        self.token = str(uuid.uuid4())
+        self.deltas: list[dict[str, Any]] = []
+
+    async def send(self, name: str, **payload: object) -> dict[str, Any]:
+        """Run one event; the form State's vars after it, folded from its deltas."""
+        async with self.processor:
+            event = Event(name=name, payload=payload, router_data=dict(ROUTER))
+            self.deltas += [dict(d) async for d in self.processor.enqueue_stream_delta(self.token, event)]
+        return self.vars()
+
+    def vars(self) -> dict[str, Any]:
+        folded: dict[str, Any] = {}
+        for delta in self.deltas:
+            folded |= {key.removesuffix("_rx_state_"): value for key, value in delta.get(STATE, {}).items()}
+        return folded
+
+    async def stored(self) -> bytes:
+        """The tab's states, serialised as the state store saves them (one record per state)."""
+        root = await self.manager.get_state(rx.BaseStateToken(ident=self.token, cls=State))
+        states, records = [root], []
+        while states:
+            state = states.pop()
+            records.append(state._serialize())
+            states += state.substates.values()
+        return b"".join(records)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Ada\nLovelace"),
+        ("email", "ada@"),
+        ("email", "ada at example.com"),
+        ("password", "too short"),
+        ("password", "x" * 129),
+    ],
+)
+async def test_leaving_a_field_shows_the_submits_message(field: str, value: str) -> None:
+    _, submit_errors = check_fields(
+        {"name": "Ada", "email": "ada@example.com", "password": "p" * 20, field: value}
+    )
+    shown = await Tab().send(CHECK, field=field, value=value)
+    assert shown["errors"] == {field: submit_errors[field]}
+
+
+async def test_a_corrected_field_clears_its_message_and_leaves_the_others() -> None:
+    tab = Tab()
+    await tab.send(CHECK, field="email", value="ada@")
+    await tab.send(CHECK, field="name", value="Ada\x00")
+    assert set(tab.vars()["errors"]) == {"email", "name"}
+    shown = await tab.send(CHECK, field="email", value="ada@example.com")
+    assert set(shown["errors"]) == {"name"}
+
+
+async def test_leaving_an_empty_field_adds_no_message() -> None:
+    tab = Tab()
+    await tab.send(CHECK, field="email", value="ada@")
+    shown = await tab.send(CHECK, field="email", value="  ")
+    # Not "Enter your email address." on a mere pass through; the earlier message stays until fixed.
+    assert shown["errors"] == {"email": check_field("email", "ada@")}
+    assert (await Tab().send(CHECK, field="name", value="")).get("errors", {}) == {}
+
+
+async def test_the_live_check_never_touches_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_database(*_args: object, **_kwargs: object) -> None:
+        msg = "a live check touched the database"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(sqlalchemy.engine.Engine, "connect", no_database)
+    monkeypatch.setattr(sqlalchemy.orm.Session, "execute", no_database)
+    tab = Tab()
+    assert (await tab.send(CHECK, field="email", value="someone@example.com")).get("errors", {}) == {}
+    assert (await tab.send(CHECK, field="email", value="someone@")).get("errors")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"field": "signup_key", "value": "x"},  # not a live field
+        {"field": "welcome_name", "value": "Mallory"},
+        {"field": "email", "value": ["ada@"]},  # not text
+        {"field": ["email"], "value": "ada@"},
+    ],
+)
+async def test_a_check_of_anything_else_changes_nothing(payload: dict[str, object]) -> None:
+    shown = await Tab().send(CHECK, **payload)
+    assert shown.get("errors", {}) == {}
+    assert shown.get("welcome_name", "") == ""
+
+
+async def test_the_meter_rates_as_the_submit_would_and_keeps_no_password() -> None:
+    tab = Tab()
+    weak = await tab.send(RATE, value="password1234567", fields={"name": "", "email": ""})
+    assert weak["meter_score"] <= 1
+    assert weak["meter_warning"] == PasswordStrengthValidator.common_message
+    assert weak["meter_suggestions"]
+    assert weak["meter_strong"] is False
+
+    personal = await tab.send(RATE, value="adalovelace1815", fields={"name": "Ada Lovelace", "email": ""})
+    assert personal["meter_warning"] == PasswordStrengthValidator.personal_message
+    assert personal["meter_strong"] is False
+
+    strong = await tab.send(RATE, value=SECRET, fields={"name": "Ada Lovelace", "email": "ada@example.com"})
+    assert strong["meter_score"] >= 3
+    assert strong["meter_warning"] == ""
+    assert strong["meter_strong"] is True
+
+    cleared = await tab.send(RATE, value="", fields={})
+    assert (cleared["meter_score"], cleared["meter_suggestions"], cleared["meter_strong"]) == (-1, [], False)
+
+    await tab.send(CHECK, field="password", value=SECRET)
+    core = SECRET.split()[1]
+    assert core not in repr(tab.deltas)
+    stored = await tab.stored()
+    assert b"meter_score" in stored  # the scan reads the real state
+    assert core.encode() not in stored
+    assert SECRET.encode("utf-16-le") not in stored
+
+
+async def test_the_meter_ignores_what_the_page_never_sends() -> None:
+    tab = Tab()
+    for payload in ({"value": ["x"], "fields": {}}, {"value": "x" * 5000, "fields": "name"}):
+        shown = await tab.send(RATE, **payload)
+        assert shown.get("meter_score", -1) == -1
+
+
+async def test_ratings_beyond_the_queue_bound_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    tab = Tab()
+    rated = await tab.send(RATE, value="password1234567", fields={})
+    monkeypatch.setattr(live, "MAX_QUEUED_RATINGS", 0)
+    skipped = await tab.send(RATE, value=SECRET, fields={})
+    # The meter keeps its last reading; nothing was rated.
+    assert skipped["meter_score"] == rated["meter_score"] < 3
+    assert skipped["meter_strong"] is False
+
+
+async def test_a_failed_rating_logs_no_password(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(password: str, _user_inputs: object) -> None:
+        msg = f"cannot rate {password!r}"
+        raise ValueError(msg)
+
+    monkeypatch.setattr(validation, "password_feedback", broken)
+    tab = Tab()
+    shown = await tab.send(RATE, value=SECRET, fields={})
+    assert shown.get("meter_score", -1) == -1
+    assert "strength rating failed: ValueError" in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_the_live_handlers_are_callable() -> None:
+    assert {CHECK, RATE} <= callable_handlers()
+    assert not {CHECK, RATE} & refused_handlers()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        (CHECK, {"field": "email", "value": "ada@example.com"}),
+        (CHECK, {"field": "password", "value": "x"}),
+        (RATE, {"value": "typed so far", "fields": {"name": "Ada", "email": ""}}),
+    ],
+)
+def test_the_page_events_pass_the_socket_guard(payload: tuple[str, dict[str, object]]) -> None:
+    name, args = payload
+    assert hostile_events.hostile_reason({"name": name, "payload": args, "router_data": dict(ROUTER)}) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"field": "email"},
+        {"field": "email", "value": "a", "extra": 1},
+        {"value": "x", "fields": {}, "self": 1},
+    ],
+)
+def test_other_arguments_close_the_socket(args: dict[str, object]) -> None:
+    name = RATE if "fields" in args else CHECK
+    assert hostile_events.hostile_reason({"name": name, "payload": args, "router_data": dict(ROUTER)}) in {
+        hostile_events.BAD_ARGUMENT_NAMES,
+        hostile_events.BAD_ARGUMENT_VALUES,
+    }
+
+
+def test_the_page_binds_a_blur_check_to_each_field_and_a_debounced_meter_to_the_password() -> None:
+    page = str(signup_page())
+    for field in SIGNUP.visible_fields:
+        assert f'["field"] : "{field.name}"' in page
+    assert page.count(".check_field") == len(SIGNUP.visible_fields)
+    assert page.count(".rate_password") == 1
+    assert f'["debounce"] : {live.METER_DEBOUNCE_MS}' in page
+    # The meter reads the other fields from the page; the password is only the event's value.
+    assert 'document.getElementById("name")' in page
+    assert 'document.getElementById("password")' not in page
+    assert '"aria-live":"polite"' in page
+    assert 'id:"password-meter"' in page
+    assert page.count("meter-bar") == 1
+
+
+def test_a_form_without_checks_binds_nothing() -> None:
+    from dataclasses import replace
+
+    bare = replace(SIGNUP, name="bare", check_field=None, rate_secret=None)
+    state = live.live_mixin(bare)
+    assert live.input_events(bare, bare.field("email"), state) == {}
+    assert live.input_events(bare, bare.field("password"), state) == {}
+
+
+def test_two_meters_in_one_form_are_refused() -> None:
+    from dataclasses import replace
+
+    twice = replace(
+        SIGNUP, name="twice", fields=(*SIGNUP.fields[:3], replace(SIGNUP.fields[2], name="again"))
+    )
+    with pytest.raises(ValueError, match="more than one meter field"):
+        live.live_mixin(twice)
