@@ -101,7 +101,10 @@ def live_mixin(form: Form) -> type[rx.State]:
                 return
             if text is None or not text.strip():
                 return
-            message = check(field, text)
+            self._show_check(field, check(field, text))
+
+        def _show_check(self, field: str, message: str | None) -> None:
+            """Show a field's message, or clear it (None)."""
             errors: dict[str, str] = dict(self.errors)  # type: ignore[attr-defined]
             if message is None:
                 errors.pop(field, None)
@@ -136,6 +139,11 @@ def live_mixin(form: Form) -> type[rx.State]:
             self.meter_warning = feedback.warning
             self.meter_suggestions = list(feedback.suggestions)
             self.meter_strong = feedback.strong_enough
+            # A message from an earlier blur or submit goes once the typed value passes the same
+            # check; typing never adds one (that waits for the field to be left).
+            field = meter_fields[0].name
+            if check is not None and field in self.errors and check(field, text) is None:  # type: ignore[attr-defined]
+                self._show_check(field, None)
 
     LiveChecks.__name__ = LiveChecks.__qualname__ = f"{form.name.capitalize()}LiveChecks"
     return LiveChecks

@@ -159,6 +159,19 @@ async def test_the_meter_rates_as_the_submit_would_and_keeps_no_password() -> No
     assert SECRET.encode("utf-16-le") not in stored
 
 
+async def test_typing_a_valid_password_clears_its_earlier_message_and_never_adds_one() -> None:
+    tab = Tab()
+    fields = {"name": "Ada Lovelace", "email": "ada@example.com"}
+    typing = await tab.send(RATE, value="too short", fields=fields)
+    assert "password" not in typing.get("errors", {})
+    await tab.send(CHECK, field="password", value="too short")
+    await tab.send(CHECK, field="email", value="ada@")
+    still_short = await tab.send(RATE, value="still too short"[:12], fields=fields)
+    assert "password" in still_short["errors"]
+    fixed = await tab.send(RATE, value=SECRET, fields=fields)
+    assert set(fixed["errors"]) == {"email"}
+
+
 async def test_the_meter_ignores_what_the_page_never_sends() -> None:
     tab = Tab()
     for payload in ({"value": ["x"], "fields": {}}, {"value": "x" * 5000, "fields": "name"}):
