@@ -29,7 +29,6 @@ import functools
 import gzip
 import hashlib
 import re
-import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,6 +42,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signup_app.web import routes
+from signup_app.web.forms.declaration import new_hidden_value
 from signup_app.web.forms.html import inline_stylesheet
 
 HSTS = "max-age=63072000; includeSubDomains"
@@ -50,8 +50,6 @@ REFERRER_POLICY = "same-origin"
 NO_STORE = "no-store"
 # Paths whose every response carries what a user submitted (the form route, the welcome, the JSON route).
 USER_DATA_PATHS = (routes.SIGNUP_FORM, routes.SIGNUP_API)
-# The same format as SignupState.issue_signup_key.
-KEY_BYTES = 24
 # Hosts the page's JavaScript replaces by its own (reflex's state.js SAME_DOMAIN_HOSTNAMES).
 _SAME_DOMAIN_HOSTS = {"localhost", "0.0.0.0", "::", "0:0:0:0:0:0:0:0"}  # noqa: S104
 
@@ -156,9 +154,7 @@ def _cached_policy(html: bytes, trusted: frozenset[str], connect_src: str) -> st
     return page_policy(html, trusted, connect_src)
 
 
-def fill_signup_key(
-    html: bytes, new_key: Callable[[], str] = lambda: secrets.token_urlsafe(KEY_BYTES)
-) -> bytes:
+def fill_signup_key(html: bytes, new_key: Callable[[], str] = new_hidden_value) -> bytes:
     """The page with a fresh key in its empty signup_key input; unchanged when it has none."""
     at = _key_position(html)
     return html if at < 0 else html[:at] + new_key().encode() + html[at:]

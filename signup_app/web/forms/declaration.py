@@ -6,12 +6,19 @@ type, the JSON schema, the State and the routes) is derived from a ``Form``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from signup_app.accounts.results import ActionResult, Throttled, Unavailable
 from signup_app.accounts.validation import PasswordFeedback
+
+
+def new_hidden_value() -> str:
+    """A fresh value for a hidden field (a form's idempotency key): 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
 
 # One field's value in, the message the submit would give out (None when it would accept it).
 FieldCheck = Callable[[str, object], str | None]

@@ -6,7 +6,6 @@ field's error; an accepted one answers 303 to a confirmation page.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -17,7 +16,7 @@ from starlette.routing import Route
 from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled
 from signup_app.accounts.validation import FORM
 from signup_app.web import routes as paths
-from signup_app.web.forms.declaration import Form
+from signup_app.web.forms.declaration import Form, new_hidden_value
 from signup_app.web.forms.html import form_page, success_page
 from signup_app.web.security_headers import host_cookie_name, is_production
 from signup_app.web.transports import http
@@ -34,7 +33,7 @@ def _page(
     form: Form, status: int, errors: Mapping[str, str], values: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     # A fresh idempotency key per rendered form (see Account.signup_key).
-    keys = {f.name: secrets.token_urlsafe(24) for f in form.hidden_fields}
+    keys = {f.name: new_hidden_value() for f in form.hidden_fields}
     return HTMLResponse(form_page(form, errors, values or {}, keys), status_code=status)
 
 

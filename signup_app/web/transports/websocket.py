@@ -7,7 +7,6 @@ and synced.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ import reflex as rx
 from signup_app.accounts import Accepted, ActionResult, Unavailable
 from signup_app.accounts.validation import FORM, FieldErrors
 from signup_app.web.client_address import client_address
-from signup_app.web.forms.declaration import Form
+from signup_app.web.forms.declaration import Form, new_hidden_value
 from signup_app.web.forms.live import live_mixin
 from signup_app.web.forms.schema import payload_type
 
@@ -83,7 +82,7 @@ def _issuer(name: str) -> Callable[[FormState], None]:
     def issue(self: FormState) -> None:
         # A random key, set once per tab: a reload keeps it.
         if not getattr(self, name):
-            setattr(self, name, secrets.token_urlsafe(24))
+            setattr(self, name, new_hidden_value())
 
     issue.__name__ = issue.__qualname__ = f"issue_{name}"
     issue.__doc__ = f"Give the tab its {name} when the page loads (once: a reload keeps it)."
