@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from signup_app.web import origins
-from signup_app.web.client_address import client_address
+from signup_app.web.client_address import scope_address
 
 # A route taking every method answers the wrong ones itself (405, or a redirect)
 # instead of letting them fall through to the frontend's 404. (A CORS preflight
@@ -47,5 +47,4 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def request_address(request: Request) -> str:
     """The client address of an HTTP request (see signup_app.web.client_address)."""
-    peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.getlist("x-forwarded-for"))
+    return scope_address(request.scope)
