@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         bind_address: The interface scripts/serve binds to.
         allow_insecure_redis: Accept a Redis URL with neither a password nor TLS (production check).
         cors_allowed_origins: Further origins whose pages may drive the signup (Reflex reads it too).
+        session_idle_days: A sign-in session unused this long ends.
+        session_absolute_days: A sign-in session ends this long after it began, used or not.
+        signin_rate_limit_per_address: Sign-in attempts per client address.
+        signin_rate_limit_per_account: Failed-or-not sign-in attempts at one account from one address;
+            per address, so nobody elsewhere can lock the owner out.
     """
 
     model_config = SettingsConfigDict(case_sensitive=True, frozen=True)
@@ -84,6 +89,10 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias="REFLEX_CORS_ALLOWED_ORIGINS"
     )
+    session_idle_days: int = Field(7, ge=1, validation_alias="SIGNUP_SESSION_IDLE_DAYS")
+    session_absolute_days: int = Field(30, ge=1, validation_alias="SIGNUP_SESSION_ABSOLUTE_DAYS")
+    signin_rate_limit_per_address: str = Field("60/hour", validation_alias="SIGNUP_SIGNIN_LIMIT_PER_ADDRESS")
+    signin_rate_limit_per_account: str = Field("10/hour", validation_alias="SIGNUP_SIGNIN_LIMIT_PER_ACCOUNT")
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -107,7 +116,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "rate_limit_per_address", "rate_limit_per_email", "rate_limit_per_email_global", mode="before"
+        "rate_limit_per_address",
+        "rate_limit_per_email",
+        "rate_limit_per_email_global",
+        "signin_rate_limit_per_address",
+        "signin_rate_limit_per_account",
+        mode="before",
     )
     @classmethod
     def _rate_limit(cls, value: object, info: ValidationInfo) -> object:
@@ -142,6 +156,13 @@ class Settings(BaseSettings):
         if value == "":
             return 20
         return _whole_number("SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", value, 1)
+
+    @field_validator("session_idle_days", "session_absolute_days", mode="before")
+    @classmethod
+    def _days(cls, value: object, info: ValidationInfo) -> object:
+        name = str(cls.model_fields[info.field_name or ""].validation_alias)
+        default = cls.model_fields[info.field_name or ""].default
+        return default if value == "" else _whole_number(name, value, 1, 3650)
 
     @field_validator("ipv6_prefix", mode="before")
     @classmethod

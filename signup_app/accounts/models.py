@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -16,9 +17,22 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _timestamp(*, nullable: bool = False, index: bool = False) -> Any:  # noqa: ANN401  (SQLModel's Field)
+    """A timezone-aware timestamp column: now by default, or NULL when nullable."""
+    timestamp = sa.DateTime(timezone=True)
+    if nullable:
+        return Field(default=None, sa_type=timestamp, nullable=True, index=index)  # type: ignore[call-overload]
+    return Field(default_factory=_utcnow, sa_type=timestamp, nullable=False, index=index)  # type: ignore[call-overload]
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a random token (a sign-in token, a ticket, a tab): its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def signup_key_hash(signup_key: str) -> str:
     """What is stored of a signup key: its SHA-256, hex (a random 192-bit key needs no salt)."""
-    return hashlib.sha256(signup_key.encode()).hexdigest()
+    return token_hash(signup_key)
 
 
 class Account(SQLModel, table=True):
@@ -50,3 +64,39 @@ class Account(SQLModel, table=True):
 def _set_email_key(_mapper: object, _connection: object, account: Account) -> None:
     # Computed here, whoever inserts the row, so the key can never disagree with the email.
     account.email_key = email_key(account.email)
+
+
+class SignInSession(SQLModel, table=True):
+    """A signed-in browser: the hash of the token its HttpOnly cookie holds, and its expiries.
+
+    The token itself is only ever in the cookie: a database leak gives no usable session.
+    """
+
+    __tablename__ = "sign_in_session"  # pyright: ignore[reportAssignmentType, reportIncompatibleVariableOverride]
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, nullable=False)
+    token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    created_at: datetime = _timestamp()
+    last_seen_at: datetime = _timestamp()
+    # Slides forward with use (SIGNUP_SESSION_IDLE_DAYS), never past absolute_expires_at.
+    idle_expires_at: datetime = _timestamp()
+    absolute_expires_at: datetime = _timestamp(index=True)
+    # "Chrome on Linux": shown on the account page beside the other sessions.
+    device: str = Field(default="", max_length=80, nullable=False)
+    revoked_at: datetime | None = _timestamp(nullable=True)
+
+
+class SignInTicket(SQLModel, table=True):
+    """A single-use, short-lived ticket a tab exchanges over HTTP for its sign-in cookie.
+
+    Bound to the tab it was issued to (the hash of Reflex's tab token): another tab,
+    or a copy of the ticket elsewhere, cannot redeem it.
+    """
+
+    __tablename__ = "sign_in_ticket"  # pyright: ignore[reportAssignmentType, reportIncompatibleVariableOverride]
+
+    ticket_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", nullable=False)
+    tab_hash: str = Field(max_length=64, nullable=False)
+    expires_at: datetime = _timestamp(index=True)

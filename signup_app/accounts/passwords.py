@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -197,3 +199,23 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _run_hash(_hasher.verify, password_hash, normalize_password(password))
     except VerificationError:
         return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a stored hash was made with other parameters than today's (sign-in upgrades it)."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Made once, with today's parameters, so checking against it costs what a real check does.
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def verify_nothing(password: str) -> bool:
+    """Pay for one verification against a hash no password matches; always False.
+
+    Checked when no account has the address, so an unknown email costs what a wrong password does.
+    """
+    verify_password(_dummy_hash(), password)
+    return False

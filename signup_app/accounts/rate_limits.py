@@ -1,7 +1,8 @@
-"""Signup attempt limits per client address and per target email (the `limits` library).
+"""Signup and sign-in attempt limits per client address and per target email (the `limits` library).
 
 Attempts at one email count per (email, client address), so that nobody can lock an
-address's owner out from elsewhere, under a higher ceiling per email from all addresses.
+address's owner out from elsewhere; signups also have a higher ceiling per email from
+all addresses.
 
 Counters live in memory, or in Redis when REFLEX_REDIS_URL is set so that every
 worker shares them. Checks run before any hashing.
@@ -49,22 +50,24 @@ def too_many_attempts(retry_after_s: int) -> str:
 
 
 @dataclass(frozen=True)
-class SignupLimiter:
-    """Moving-window limits on signup attempts."""
+class AttemptLimiter:
+    """Moving-window limits on one action's attempts (``scope``: "signup" or "signin")."""
 
     limiter: strategies.RateLimiter
     per_address: RateLimitItem
     per_email: RateLimitItem
-    per_email_global: RateLimitItem
+    # None: no ceiling across addresses (sign-in: it would let anyone lock the owner out).
+    per_email_global: RateLimitItem | None
     ipv6_prefix: int = 64
+    scope: str = "signup"
 
     def _wait(self, item: RateLimitItem, *keys: str) -> int:
-        reset_at = self.limiter.get_window_stats(item, "signup", *keys).reset_time
+        reset_at = self.limiter.get_window_stats(item, self.scope, *keys).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
     def _hit(self, item: RateLimitItem, *keys: str) -> int | None:
         """Count one attempt; the seconds to wait if it is over the limit, else None."""
-        if self.limiter.hit(item, "signup", *keys):
+        if self.limiter.hit(item, self.scope, *keys):
             return None
         return self._wait(item, *keys)
 
@@ -75,7 +78,7 @@ class SignupLimiter:
     def address_wait(self, address: str) -> int | None:
         """The seconds to wait if the address is over its limit, else None; counts nothing."""
         key = limit_key(address, self.ipv6_prefix)
-        if self.limiter.test(self.per_address, "signup", "address", key):
+        if self.limiter.test(self.per_address, self.scope, "address", key):
             return None
         return self._wait(self.per_address, "address", key)
 
@@ -87,39 +90,63 @@ class SignupLimiter:
         """
         key = email_key(email)
         address_key = NO_ADDRESS if address is None else limit_key(address, self.ipv6_prefix)
-        return self._hit(self.per_email, "email-address", key, address_key) or self._hit(
-            self.per_email_global, "email", key
-        )
+        if (wait := self._hit(self.per_email, "email-address", key, address_key)) is not None:
+            return wait
+        return None if self.per_email_global is None else self._hit(self.per_email_global, "email", key)
 
 
-_limiters: dict[tuple[str, str, str, str, int], SignupLimiter] = {}
-# Signups run in threads: the first ones after a start must share one limiter
+_limiters: dict[tuple[str, ...], AttemptLimiter] = {}
+# Actions run in threads: the first ones after a start must share one limiter
 # (and one count), not each build their own.
 _limiters_lock = threading.Lock()
 
 
-def signup_limiter(config: settings.Settings | None = None) -> SignupLimiter:
-    """The limiter for config, by default the loaded settings (one per process and configuration)."""
+def _attempt_limiter(
+    scope: str,
+    storage_uri: str,
+    per_address: str,
+    per_email: str,
+    per_email_global: str | None,
+    ipv6_prefix: int,
+) -> AttemptLimiter:
+    key = (scope, storage_uri, per_address, per_email, per_email_global or "", str(ipv6_prefix))
+    if (limiter := _limiters.get(key)) is not None:
+        return limiter
+    with _limiters_lock:
+        if (limiter := _limiters.get(key)) is None:
+            limiter = AttemptLimiter(
+                strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri)),
+                parse(per_address),
+                parse(per_email),
+                parse(per_email_global) if per_email_global else None,
+                ipv6_prefix,
+                scope,
+            )
+            _limiters[key] = limiter
+        return limiter
+
+
+def signup_limiter(config: settings.Settings | None = None) -> AttemptLimiter:
+    """The signup limiter for config, by default the loaded settings (one per process and configuration)."""
     config = config or settings.load()
-    key = (
+    return _attempt_limiter(
+        "signup",
         config.redis_url or "memory://",
         config.rate_limit_per_address,
         config.rate_limit_per_email,
         config.rate_limit_per_email_global,
         config.ipv6_prefix,
     )
-    if (limiter := _limiters.get(key)) is not None:
-        return limiter
-    with _limiters_lock:
-        if (limiter := _limiters.get(key)) is None:
-            storage_uri, per_address, per_email, per_email_global, ipv6_prefix = key
-            backend = storage.storage_from_string(storage_uri)
-            limiter = SignupLimiter(
-                strategies.MovingWindowRateLimiter(backend),
-                parse(per_address),
-                parse(per_email),
-                parse(per_email_global),
-                ipv6_prefix,
-            )
-            _limiters[key] = limiter
-        return limiter
+
+
+def signin_limiter(config: settings.Settings | None = None) -> AttemptLimiter:
+    """The sign-in limiter: per address, and per (account email, address) with no global ceiling."""
+    config = config or settings.load()
+    return _attempt_limiter(
+        "signin",
+        config.redis_url or "memory://",
+        config.signin_rate_limit_per_address,
+        config.signin_rate_limit_per_account,
+        None,
+        config.ipv6_prefix,
+    )

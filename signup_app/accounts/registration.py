@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import random
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +17,8 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts.models import Account, signup_key_hash
-from signup_app.accounts.outages import is_outage
-from signup_app.accounts.passwords import HashingBusyError, hash_password, reserve_hash_place, verify_password
+from signup_app.accounts.outages import BUSY, SERVER_ERROR, UNAVAILABLE, is_outage, run_hashing, unavailable
+from signup_app.accounts.passwords import hash_password, verify_password
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
 from signup_app.accounts.results import Accepted, ActionResult, Rejected, Throttled, Unavailable
 from signup_app.accounts.validation import (
@@ -34,68 +33,29 @@ from signup_app.accounts.validation import (
 logger = logging.getLogger(__name__)
 
 EMAIL_TAKEN = "An account with this email address already exists."
-# Shown by every transport when the action fails for a reason that is not the user's.
-SERVER_ERROR = "Something went wrong on our side. Please try again."
-# Shown when the database or Redis cannot be reached; nothing was written.
-UNAVAILABLE = "The service is temporarily unavailable, please try again."
 # How long a submission's key brings its account back when the submission is sent again.
 SIGNUP_KEY_LIFETIME = timedelta(hours=24)
-
-
-# Shown when more signups are hashing or waiting to hash than the server takes at once.
-BUSY = "The service is busy right now. Please try again in a few seconds."
+# The messages every action shares, for the transports' and the tests' use.
+__all__ = ["BUSY", "EMAIL_TAKEN", "SERVER_ERROR", "UNAVAILABLE", "admit", "register"]
 
 SignupResult = ActionResult[Account]
-
-
-def _busy() -> Unavailable:
-    # Spread over a few seconds, so refused clients do not all come back at the same moment.
-    # passwords.py logs when shedding starts; one line per refused signup would flood the log.
-    return Unavailable(BUSY, retry_after=random.randint(2, 5))  # noqa: S311
 
 
 async def register(fields: Mapping[str, object], /, *, client_address: str | None = None) -> SignupResult:
     """Validate, rate-limit, hash and insert an account: the only way one is created.
 
-    The hash and the database I/O run on a worker thread. A place among the hashes is
-    taken before the hop, so overload is refused at once (costing no rate-limit hit)
-    instead of queueing in the thread pool's backlog. Concurrent signups of one address
-    are settled by the database's unique index on its email key. Attempts are limited per
-    client address (when given) and per target email from that address, under a ceiling
-    per email, before the costly checks, so a refused attempt costs no hash. A re-sent
-    submission (same signup key, name, email and password, within SIGNUP_KEY_LIFETIME)
-    gets the account it created. A service that cannot be reached gives Unavailable;
-    any other error is a bug and is logged with its traceback.
+    Runs on a worker thread under a place among the hashes (see outages.run_hashing).
+    Concurrent signups of one address are settled by the database's unique index on its
+    email key. Attempts are limited per client address (when given) and per target email
+    from that address, under a ceiling per email, before the costly checks, so a refused
+    attempt costs no hash. A re-sent submission (same signup key, name, email and password,
+    within SIGNUP_KEY_LIFETIME) gets the account it created.
     """
-    try:
-        place = reserve_hash_place()
-    except HashingBusyError:
-        return _busy()
-    started = False
-
-    def run() -> SignupResult:
-        nonlocal started
-        started = True
-        with place.held():
-            return _register(fields, client_address)
-
-    try:
-        return await anyio.to_thread.run_sync(run)
-    except HashingBusyError:
-        return _busy()
-    except Exception as exc:
-        if is_outage(exc):
-            logger.warning("signup unavailable: %s", type(exc).__name__)
-            return Unavailable(UNAVAILABLE, retry_after=5)
-        logger.exception("signup failed")
-        return Unavailable(SERVER_ERROR, retry_after=None)
-    finally:
-        if not started:  # cancelled before a thread took it
-            place.release()
+    return await run_hashing("signup", lambda: _register(fields, client_address))
 
 
 async def admit(client_address: str) -> Throttled | Unavailable | None:
-    """Whether an address over its limit is refused before its submission is even read.
+    """Whether an address over its signup limit is refused before its submission is even read.
 
     Only looks at the count: ``register`` counts the attempt.
     """
@@ -104,8 +64,7 @@ async def admit(client_address: str) -> Throttled | Unavailable | None:
     except Exception as exc:
         if not is_outage(exc):
             raise
-        logger.warning("signup unavailable: %s", type(exc).__name__)
-        return Unavailable(UNAVAILABLE, retry_after=5)
+        return unavailable("signup", exc)
     return None if wait is None else Throttled({FORM: too_many_attempts(wait)}, retry_after=wait)
 
 

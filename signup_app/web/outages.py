@@ -8,8 +8,7 @@ from reflex.app import default_backend_exception_handler
 from reflex.event import EventSpec
 from reflex_components_sonner.toast import toast
 
-from signup_app.accounts.outages import is_outage
-from signup_app.accounts.registration import UNAVAILABLE
+from signup_app.accounts.outages import UNAVAILABLE, is_outage
 
 logger = logging.getLogger(__name__)
 
