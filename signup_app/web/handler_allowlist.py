@@ -26,6 +26,7 @@ from reflex.state import (
     UpdateVarsInternalState,
 )
 
+from signup_app.web.account import AccountState
 from signup_app.web.forms import live
 from signup_app.web.transports.websocket import FormState, form_states
 
@@ -51,6 +52,10 @@ _BOOT = (
     (State, "set_is_hydrated"),
     (OnLoadInternalState, "on_load_internal"),
     (OnLoadInternalState, "set_is_hydrated"),
+    # The account page: each re-checks the connection's sign-in cookie (signup_app.web.account).
+    (AccountState, "load"),
+    (AccountState, "sign_out_session"),
+    (AccountState, "sign_out_others"),
 )
 _BUILT_IN_STATES = (
     State,
@@ -63,9 +68,10 @@ _BUILT_IN_STATES = (
 
 def _form_handlers(state: type[FormState]) -> set[str]:
     # The form's action, the issuing of each hidden key (random, set once, nothing else),
-    # and the checks while the form is filled in (they only read their arguments).
+    # the reset of the tab's own view on load, and the checks while the form is filled in
+    # (they only read their arguments).
     return (
-        {_handler(state, "submit")}
+        {_handler(state, "submit"), _handler(state, "reset_form")}
         | {_handler(state, name) for name in state.event_handlers if name.startswith("issue_")}
         | {_handler(state, name) for name in live.HANDLERS}
     )
@@ -93,7 +99,7 @@ def _refused(forms: tuple[type[FormState], ...]) -> frozenset[str]:
     return frozenset(
         {
             # Generic setters: they would let a client write any var (errors, welcome_name...).
-            *(_handler(state, "setvar") for state in (*_BUILT_IN_STATES, *forms)),
+            *(_handler(state, "setvar") for state in (*_BUILT_IN_STATES, AccountState, *forms)),
             # Client storage sync: the app keeps nothing in cookies or local storage.
             _handler(UpdateVarsInternalState, "update_vars_internal"),
             # Client-side exception reports: client text into server logs, unused here.

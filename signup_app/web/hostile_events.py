@@ -34,6 +34,7 @@ from reflex_base.event.processor.base_state_processor import (
 from reflex_base.utils import types
 from socketio.exceptions import ConnectionRefusedError as SocketConnectionRefused
 
+from signup_app.web import signing_in
 from signup_app.web.client_address import scope_address
 from signup_app.web.handler_allowlist import callable_handlers, refused_handlers
 
@@ -252,6 +253,22 @@ class GuardedEventNamespace(EventNamespace):
                 task.add_done_callback(_closing.discard)
             raise SocketConnectionRefused
         await super().on_connect(sid, environ, auth)
+
+    def _build_static_router_data(self, sid: str, environ: dict[str, Any]) -> dict[str, Any]:
+        """Reflex's per-connection router data, without the Cookie header.
+
+        Reflex keeps router data in the tab's state, which is saved (to Redis, or disk): the
+        sign-in token would be saved with it. The connection's token is kept in this
+        worker's memory instead, for as long as the socket is open (signing_in.connection_viewer).
+        """
+        data = super()._build_static_router_data(sid, environ)
+        signing_in.remember_connection(sid, data[constants.RouteVar.HEADERS].pop("cookie", None))
+        return data
+
+    def on_disconnect(self, sid: str) -> asyncio.Task[None] | None:
+        """Reflex's disconnect; the connection's sign-in token is forgotten."""
+        signing_in.forget_connection(sid)
+        return super().on_disconnect(sid)
 
     async def on_event(self, sid: str, data: Any = None, *extra: Any) -> None:
         """Check an event before Reflex parses it; close the socket if it is hostile."""

@@ -49,7 +49,14 @@ HSTS = "max-age=63072000; includeSubDomains"
 REFERRER_POLICY = "same-origin"
 NO_STORE = "no-store"
 # Paths whose every response carries what a user submitted (the form route, the welcome, the JSON route).
-USER_DATA_PATHS = (routes.SIGNUP_FORM, routes.SIGNUP_API)
+USER_DATA_PATHS = (
+    routes.SIGNUP_FORM,
+    routes.SIGNUP_API,
+    routes.SIGNIN_API,
+    routes.SIGNIN_TICKET,
+    routes.SIGNOUT,
+    routes.ACCOUNT,
+)
 # Hosts the page's JavaScript replaces by its own (reflex's state.js SAME_DOMAIN_HOSTNAMES).
 _SAME_DOMAIN_HOSTS = {"localhost", "0.0.0.0", "::", "0:0:0:0:0:0:0:0"}  # noqa: S104
 
@@ -132,7 +139,7 @@ def page_policy(html: bytes, trusted: Iterable[str] = frozenset(), connect_src: 
     )
 
 
-def _default_build_dir() -> Path:
+def default_build_dir() -> Path:
     """Where Reflex's production build keeps the pages it serves (as reflex.utils.exec.get_frontend_mount)."""
     return get_web_dir() / constants.Dirs.STATIC / reflex_config.get_config().frontend_path.strip("/")
 
@@ -207,7 +214,7 @@ class SecurityHeaders:
     def trusted(self) -> frozenset[str]:
         """The inline sources the app ships (read on first use: the build exists by then)."""
         if self._trusted is None:
-            build = build_sources(self._build_dir or _default_build_dir())
+            build = build_sources(self._build_dir or default_build_dir())
             own = _app_sources() if self._app_sources is None else frozenset(self._app_sources)
             self._trusted = build | own
         return self._trusted

@@ -52,6 +52,57 @@ class FocusAfterSubmit(rx.Fragment):
         ]
 
 
+class TicketExchange(rx.Fragment):
+    """Submits the hidden ticket form (ticket_exchange) as soon as the tab has a ticket.
+
+    A websocket event cannot set an HttpOnly cookie: the server hands the tab a ticket
+    (a state delta), and the form carries it, with the tab's token it is bound to, in a
+    POST that answers with the cookie and a redirect. Nothing of it lands in the URL or
+    in history.
+    """
+
+    _ticket: ClassVar[Var[Any]]
+    _form_id: ClassVar[str]
+
+    def add_imports(self) -> ImportDict:
+        """React's useEffect, for the hook below."""
+        return {"react": ["useEffect"]}
+
+    def add_hooks(self) -> list[str | Var[Any]]:
+        """Submit the form once the ticket arrives."""
+        ticket = self._ticket
+        return [
+            Var(
+                f"useEffect(() => {{ if ({ticket}) document.getElementById('{self._form_id}')?.submit(); }},"
+                f" [{ticket}]);",
+                _var_data=ticket._get_all_var_data(),  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
+            )
+        ]
+
+
+def ticket_exchange(form: Form, url: str) -> rx.Component:
+    """The hidden form posting a sign-in form's ticket to ``url`` (see TicketExchange)."""
+    state = form_state(form)
+    ticket: Var[Any] = state.signin_ticket  # pyright: ignore[reportAssignmentType]  (a Var on the class)
+    form_id = f"{form.name}-ticket"
+    submitter = type(
+        f"{state.__name__}TicketExchange",
+        (TicketExchange,),
+        {"__module__": __name__, "_ticket": ticket, "_form_id": form_id},
+    )
+    return rx.fragment(
+        submitter.create(),
+        rx.el.form(
+            rx.el.input(type="hidden", name="ticket", value=ticket),
+            rx.el.input(type="hidden", name="tab", value=rx.State.router.session.client_token),
+            id=form_id,
+            method="post",
+            action=url,
+            hidden=True,
+        ),
+    )
+
+
 class SubmitButton(rx.el.Button):
     """A submit button that works with JavaScript off and waits for hydration with it on.
 
@@ -143,8 +194,11 @@ def form_component(form: Form, action_url: str) -> rx.Component:
     )
 
 
-def form_page(form: Form, action_url: str) -> rx.Component:
-    """The whole page: the form, replaced by the success view once accepted."""
+def form_page(form: Form, action_url: str, ticket_url: str | None = None) -> rx.Component:
+    """The whole page: the form, replaced by the success view once accepted.
+
+    A form that signs in also gets the hidden ticket exchange, posting to ``ticket_url``.
+    """
     state = form_state(form)
     focus = type(
         f"{state.__name__}Focus",
@@ -159,5 +213,6 @@ def form_page(form: Form, action_url: str) -> rx.Component:
             _render(success_tree(form), form, state),
             form_component(form, action_url),
         ),
+        *([ticket_exchange(form, ticket_url)] if form.signs_in and ticket_url else []),
         class_name="page",
     )

@@ -95,6 +95,15 @@ class Success:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """A line under the form pointing to a related page ("Already have an account? Sign in")."""
+
+    text: str
+    label: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class Form:
     """A form, declared once.
 
@@ -114,6 +123,11 @@ class Form:
         admit: An optional address check the JSON route makes before reading the body.
         check_field: Checks one field as the submit would, for the ``live`` fields (None: no live checks).
         rate_secret: Rates the ``meter`` field while it is typed (None: no meter).
+        signs_in: An accepted submit signs the user in: ``Accepted.value.id`` is the account's id,
+            and the transports start a sign-in session (the cookie) and go to ``success.path``.
+        link: A line under the form linking a related page (None: none).
+        page: The path of the page showing the form (a GET of ``path`` is sent there; when the
+            two are one path, GET is left to the page).
     """
 
     name: str
@@ -131,6 +145,9 @@ class Form:
     admit: Admit | None = None
     check_field: FieldCheck | None = None
     rate_secret: SecretRating | None = None
+    signs_in: bool = False
+    link: Link | None = None
+    page: str = "/"
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]

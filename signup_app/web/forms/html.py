@@ -78,7 +78,8 @@ def _render(node: Node, fill: _Fill) -> str:
     return f"{opening}{''.join(_render(child, fill) for child in node.children)}</{node.tag}>"
 
 
-def _document(title: str, body: str) -> str:
+def document(title: str, body: str) -> str:
+    """A whole server-rendered page: the brand, then ``body``, with the inline stylesheet."""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -102,7 +103,7 @@ def form_page(
     attrs = {**tree.attrs, "method": "post", "action": form.path, "novalidate": ""}
     page = Element(tree.tag, attrs, tree.children)
     fill = _Fill(form, errors, {**values, **hidden})
-    return _document(f"{form.title} · signup_app", _render(page, fill))
+    return document(f"{form.title} · signup_app", _render(page, fill))
 
 
 def success_page(form: Form, name: str | None) -> str:
@@ -114,4 +115,4 @@ def success_page(form: Form, name: str | None) -> str:
     if not name:  # no name to show: the heading's lead-in alone ("Welcome")
         heading = Element(heading.tag, heading.attrs, (form.success.heading.rstrip(", "),))
     body = _render(Element(tree.tag, tree.attrs, (heading, *rest)), _Fill(form, {}, {}, accepted=name))
-    return _document(f"{form.success.heading.rstrip(', ')} · signup_app", body)
+    return document(f"{form.success.heading.rstrip(', ')} · signup_app", body)

@@ -12,7 +12,7 @@ from signup_app.accounts.validation import (
     signup_password_feedback,
 )
 from signup_app.web import routes
-from signup_app.web.forms.declaration import Field, Form, Success
+from signup_app.web.forms.declaration import Field, Form, Link, Success
 
 SIGNUP = Form(
     name="signup",
@@ -70,9 +70,9 @@ SIGNUP = Form(
     api_path=routes.SIGNUP_API,
     success=Success(
         heading="Welcome, ",
-        message="Your account is ready.",
+        message="Your account is ready. Signing you in…",
         name_key="name",
-        path=routes.SIGNUP_WELCOME,
+        path=routes.ACCOUNT,
         reply={"id": "integer", "name": "string", "email": "string"},
     ),
     operation_id="signup",
@@ -80,4 +80,6 @@ SIGNUP = Form(
     admit=admit,
     check_field=check_field,
     rate_secret=signup_password_feedback,
+    signs_in=True,
+    link=Link("Already have an account?", "Sign in", routes.SIGNIN),
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from signup_app.accounts.validation import FORM
-from signup_app.web.forms.declaration import Field, Form
+from signup_app.web.forms.declaration import Field, Form, Link
 
 
 class Kind(Enum):
@@ -105,7 +105,14 @@ def form_tree(form: Form) -> Element:
                 {"type": "submit", "id": "submit", "class": "button"},
                 (Slot(Kind.SUBMIT_LABEL),),
             ),
+            *((_link(form.link),) if form.link is not None else ()),
         ),
+    )
+
+
+def _link(link: Link) -> Element:
+    return Element(
+        "p", {"class": "alternative"}, (f"{link.text} ", Element("a", {"href": link.path}, (link.label,)))
     )
 
 

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import reflex as rx
 
+from signup_app.web import routes
 from signup_app.web.forms.component import form_page
 from signup_app.web.forms.signup import SIGNUP
 from signup_app.web.transports.websocket import form_state
+from signup_app.web.urls import backend_url
 
 SignupState = form_state(SIGNUP)
 
 
 def form_action(path: str = SIGNUP.path) -> str:
-    """Where the browser posts a form when JavaScript is off: the backend's form route.
-
-    Relative when one port serves both (production); the backend's URL otherwise (dev).
-    """
-    config = rx.config.get_config()
-    if config.frontend_port == config.backend_port:
-        return path
-    return config.api_url.rstrip("/") + path
+    """Where the browser posts a form when JavaScript is off: the backend's form route."""
+    return backend_url(path)
 
 
 def signup_page() -> rx.Component:
     """The whole page."""
-    return form_page(SIGNUP, form_action())
+    return form_page(SIGNUP, form_action(), form_action(routes.SIGNIN_TICKET))

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled
 from signup_app.accounts.validation import FORM
-from signup_app.web import routes as paths
+from signup_app.web import signing_in
 from signup_app.web.forms.declaration import Form, new_hidden_value
 from signup_app.web.forms.html import form_page, success_page
 from signup_app.web.security_headers import host_cookie_name, is_production
@@ -47,8 +47,20 @@ def _cookie(form: Form) -> str:
     return host_cookie_name(f"{form.name}_welcome")
 
 
-def render(form: Form, result: ActionResult[object], kept: Mapping[str, str]) -> Response:
-    """The action's result as a response: 303 to the confirmation, or the form with its errors."""
+async def render(
+    form: Form, result: ActionResult[object], kept: Mapping[str, str], user_agent: str | None = None
+) -> Response:
+    """The action's result as a response: 303 to the confirmation, or the form with its errors.
+
+    A form that signs in sets the sign-in cookie on that 303.
+    """
+    if isinstance(result, Accepted) and form.signs_in:
+        try:
+            return await signing_in.signed_in(
+                result, user_agent, RedirectResponse(form.success.path, status_code=303)
+            )
+        except signing_in.SessionUnavailableError as exc:
+            result = exc.result
     if isinstance(result, Accepted):
         response: Response = RedirectResponse(form.success.path, status_code=303)
         # Path=/ so that production can use the __Host- prefix (Secure, host-only, not settable by subdomains).
@@ -79,7 +91,7 @@ def routes(form: Form) -> list[Route]:
     async def submit(request: Request) -> Response:
         if request.method in ("GET", "HEAD"):
             # Someone opened the form's address: show them the form.
-            return RedirectResponse(paths.HOME, status_code=303)
+            return RedirectResponse(form.page, status_code=303)
         if request.method != "POST":
             return PlainTextResponse("Use POST.", status_code=405, headers={"Allow": "GET, HEAD, POST"})
         if http.is_cross_site(request):
@@ -97,7 +109,8 @@ def routes(form: Form) -> list[Route]:
             for f in form.visible_fields
             if not f.secret and f.name in fields and len(fields[f.name]) <= _REFILL_CHARS
         }
-        return render(form, await form.action(fields, client_address=http.request_address(request)), kept)
+        result = await form.action(fields, client_address=http.request_address(request))
+        return await render(form, result, kept, request.headers.get("user-agent"))
 
     async def welcome(request: Request) -> HTMLResponse:
         name = request.cookies.get(_cookie(form))
@@ -105,7 +118,8 @@ def routes(form: Form) -> list[Route]:
 
     submit.__doc__ = f"Run the {form.name} form's action on a form-encoded POST."
     welcome.__doc__ = f"The page a successful no-JS {form.name} submit is redirected to."
-    return [
-        Route(form.path, submit, methods=http.ALL_METHODS),
-        Route(form.success.path, welcome, methods=["GET"]),
-    ]
+    # Where the form's page has the form's own path, a GET is the page's (Reflex's frontend).
+    methods = [m for m in http.ALL_METHODS if form.path != form.page or m not in ("GET", "HEAD")]
+    if form.signs_in:  # its success page is the account page
+        return [Route(form.path, submit, methods=methods)]
+    return [Route(form.path, submit, methods=methods), Route(form.success.path, welcome, methods=["GET"])]

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled
 from signup_app.accounts.validation import FORM
 from signup_app.web import routes as paths
+from signup_app.web import signing_in
 from signup_app.web.forms.declaration import Form
 from signup_app.web.forms.schema import json_schema, reply_schema, schema_name
 from signup_app.web.transports import http
@@ -33,8 +34,18 @@ def _errors(status: int, errors: dict[str, str], retry_after: int | None = None)
     return JSONResponse({"errors": errors}, status_code=status, headers=headers)
 
 
-def render(result: ActionResult[object]) -> JSONResponse:
-    """The action's result as a response: 201 with what was made, or the errors."""
+async def render(form: Form, result: ActionResult[object], user_agent: str | None = None) -> JSONResponse:
+    """The action's result as a response: 201 with what was made, or the errors.
+
+    A form that signs in sets the sign-in cookie on its 201.
+    """
+    if isinstance(result, Accepted) and form.signs_in:
+        try:
+            return await signing_in.signed_in(  # type: ignore[return-value]
+                result, user_agent, JSONResponse(dict(result.public), status_code=201)
+            )
+        except signing_in.SessionUnavailableError as exc:
+            result = exc.result
     if isinstance(result, Accepted):
         return JSONResponse(dict(result.public), status_code=201)
     if isinstance(result, Rejected):
@@ -59,7 +70,7 @@ def routes(form: Form) -> list[Route]:
             form.admit is not None
             and (refused := await form.admit(http.request_address(request))) is not None
         ):
-            return render(refused)
+            return await render(form, refused)
         try:
             body = await http.read_body(request, MAX_BODY_BYTES)
         except http.BodyTooLargeError:
@@ -70,10 +81,20 @@ def routes(form: Form) -> list[Route]:
             return _errors(400, {FORM: BAD_JSON})
         except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
             return _errors(400, {FORM: TOO_DEEP})
-        return render(await form.action(attrs, client_address=http.request_address(request)))
+        result = await form.action(attrs, client_address=http.request_address(request))
+        return await render(form, result, request.headers.get("user-agent"))
 
     submit.__doc__ = f"Run the {form.name} form's action on a JSON body."
     return [Route(form.api_path, submit, methods=http.ALL_METHODS)]
+
+
+_SESSION_COOKIE = {
+    "description": (
+        "The sign-in cookie: a new session's token, HttpOnly, SameSite=Lax, Path=/"
+        " (in production also Secure, named __Host-session). Send it back to be signed in."
+    ),
+    "schema": {"type": "string"},
+}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -99,13 +120,14 @@ def _operation(form: Form) -> dict[str, Any]:
                     "content": {
                         "application/json": {"schema": {"$ref": f"#/components/schemas/{name}Accepted"}}
                     },
+                    **({"headers": {"Set-Cookie": _SESSION_COOKIE}} if form.signs_in else {}),
                 },
                 "400": _error_response("The body is not valid JSON, or is nested too deeply."),
                 "403": _error_response("The request came from another site."),
                 "413": _error_response(f"The body is over {MAX_BODY_BYTES} bytes."),
                 "415": _error_response("The body is not application/json."),
-                "422": _error_response("A field is invalid, or the email address is taken."),
-                "429": _error_response("Too many attempts from this address or for this email."),
+                "422": _error_response("The submission was refused: errors says why, by field."),
+                "429": _error_response("Too many attempts from this address, or at this email from it."),
                 "503": _error_response("The service is busy or unavailable; see Retry-After."),
             },
         }

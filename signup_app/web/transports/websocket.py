@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 import reflex as rx
 
-from signup_app.accounts import Accepted, ActionResult, Unavailable
+from signup_app.accounts import Accepted, ActionResult, Unavailable, sessions
+from signup_app.accounts.outages import unavailable
 from signup_app.accounts.validation import FORM, FieldErrors
+from signup_app.web import signing_in
 from signup_app.web.client_address import client_address
 from signup_app.web.forms.declaration import Form, new_hidden_value
 from signup_app.web.forms.live import live_mixin
@@ -33,6 +36,9 @@ class FormState(rx.State, mixin=True):
     welcome_name: str = ""
     # Bumped on every refused submit, so the page refocuses the first bad field.
     rejections: int = 0
+    # A form that signs in (Form.signs_in): the single-use ticket this tab posts to
+    # routes.SIGNIN_TICKET for its cookie (see signup_app.web.signing_in). Never a session token.
+    signin_ticket: str = ""
 
     def _client_address(self) -> str:
         # Reflex sets "asgi-scope-client" to the socket's peer, overriding any client header of that name,
@@ -56,11 +62,31 @@ class FormState(rx.State, mixin=True):
         self.pending = True
         yield
         try:
-            action = _FORMS[type(self)].action
+            form = _FORMS[type(self)]
             # The action validates form_data whatever its shape (None, a list...).
-            self._show(await action(form_data, client_address=self._client_address()))  # type: ignore[arg-type]
+            result = await form.action(form_data, client_address=self._client_address())  # type: ignore[arg-type]
+            if isinstance(result, Accepted) and form.signs_in:
+                result = await self._hand_ticket(result)
+            self._show(result)
         finally:
             self.pending = False
+
+    async def _hand_ticket(self, result: Accepted[object]) -> ActionResult[object]:
+        """Give this tab a ticket for its sign-in cookie (an event cannot set one)."""
+        tab = self.router.session.client_token
+        try:
+            self.signin_ticket = await anyio.to_thread.run_sync(
+                sessions.issue_ticket, signing_in.account_id(result), tab
+            )
+        except Exception as exc:  # noqa: BLE001  (rendered as the action's own failures are)
+            return unavailable("sign-in", exc)
+        return result
+
+    def reset_form(self) -> None:
+        """Show the form afresh when its page loads (a sign-in form: no earlier ticket or welcome)."""
+        self.welcome_name = ""
+        self.signin_ticket = ""
+        self.errors = {}
 
 
 def _submitter(payload: type) -> Callable[..., AsyncIterator[None]]:
@@ -113,9 +139,14 @@ def form_state(form: Form) -> type[FormState]:
 
 
 def on_load_handlers(form: Form) -> list[Any]:
-    """The handlers a form's page runs on load: one ``issue_{name}`` per hidden field."""
+    """The handlers a form's page runs on load.
+
+    One ``issue_{name}`` per hidden field, and for a form that signs in, first ``reset_form``
+    (its ticket is used once, by the page that signed in).
+    """
     state = form_state(form)
-    return [getattr(state, f"issue_{spec.name}") for spec in form.hidden_fields]
+    handlers = [getattr(state, f"issue_{spec.name}") for spec in form.hidden_fields]
+    return [state.reset_form, *handlers] if form.signs_in else handlers
 
 
 def form_states() -> tuple[type[FormState], ...]:

@@ -1,0 +1,51 @@
+"""The sign-in form: email and password onto the sign_in action."""
+
+from __future__ import annotations
+
+from signup_app.accounts import sign_in
+from signup_app.accounts.signin import check_signin_field
+from signup_app.accounts.validation import email_validator, password_length_validator
+from signup_app.web import routes
+from signup_app.web.forms.declaration import Field, Form, Link, Success
+
+SIGNIN = Form(
+    name="signin",
+    title="Sign in",
+    subtitle="Welcome back.",
+    submit_label="Sign in",
+    pending_label="Signing in…",
+    fields=(
+        Field(
+            "email",
+            "Email",
+            "email",
+            "username",
+            schema={"maxLength": email_validator.max_chars},
+        ),
+        Field(
+            "password",
+            "Password",
+            "password",
+            "current-password",
+            secret=True,
+            live=False,  # nothing to check but presence: the password stays in the browser until submit
+            schema={"maxLength": 4 * password_length_validator.max_chars, "format": "password"},
+        ),
+    ),
+    action=sign_in,
+    path=routes.SIGNIN,
+    api_path=routes.SIGNIN_API,
+    success=Success(
+        heading="Welcome back, ",
+        message="Signing you in…",
+        name_key="name",
+        path=routes.ACCOUNT,
+        reply={"id": "integer", "name": "string", "email": "string"},
+    ),
+    operation_id="signIn",
+    summary="Sign in (sets the sign-in cookie)",
+    check_field=check_signin_field,
+    signs_in=True,
+    link=Link("New here?", "Create an account", routes.HOME),
+    page=routes.SIGNIN,
+)
