@@ -20,7 +20,7 @@ from signup_app.web.pages.account import account_page
 from signup_app.web.pages.signin import signin_page
 from signup_app.web.pages.signup import signup_page
 from signup_app.web.security_headers import SecurityHeaders
-from signup_app.web.transports import form_post, json_api, session_routes
+from signup_app.web.transports import form_post, json_api, session_routes, websocket
 from signup_app.web.transports.websocket import on_load_handlers
 
 # Every declared form: each gets its HTTP routes here, its State and page in signup_app.web.pages.
@@ -63,6 +63,7 @@ app.add_middleware(AllowlistMiddleware())
 app.add_middleware(HydrateGuard())
 hostile_events.install(app)
 revocation.install(app, AccountState, sign_out_revoked)
+websocket.install(app)
 app.add_page(
     signup_page,
     route=routes.HOME,

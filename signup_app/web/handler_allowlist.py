@@ -68,10 +68,9 @@ _BUILT_IN_STATES = (
 
 def _form_handlers(state: type[FormState]) -> set[str]:
     # The form's action, the issuing of each hidden key (random, set once, nothing else),
-    # the reset of the tab's own view on load, and the checks while the form is filled in
-    # (they only read their arguments).
+    # and the checks while the form is filled in (they only read their arguments).
     return (
-        {_handler(state, "submit"), _handler(state, "reset_form")}
+        {_handler(state, "submit")}
         | {_handler(state, name) for name in state.event_handlers if name.startswith("issue_")}
         | {_handler(state, name) for name in live.HANDLERS}
     )

@@ -8,7 +8,7 @@ and synced.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import reflex as rx
@@ -22,9 +22,12 @@ from signup_app.web.forms.declaration import Form, new_hidden_value
 from signup_app.web.forms.live import live_mixin
 from signup_app.web.forms.schema import payload_type
 
+if TYPE_CHECKING:
+    from reflex.app import App
+
 # Each form's State class, by form name, and each class's form.
 _STATES: dict[str, type[FormState]] = {}
-_FORMS: dict[type, Form] = {}
+_FORMS: dict[type[FormState], Form] = {}
 
 
 class FormState(rx.State, mixin=True):
@@ -82,8 +85,11 @@ class FormState(rx.State, mixin=True):
             return unavailable("sign-in", exc)
         return result
 
-    def reset_form(self) -> None:
-        """Show the form afresh when its page loads (a sign-in form: no earlier ticket or welcome)."""
+    def _reset_after_sign_in(self) -> None:
+        """Show the form afresh (its ticket was exchanged: the tab is signed in and moved on).
+
+        Private, so not an event handler: only reset_signed_in_tab calls it.
+        """
         self.welcome_name = ""
         self.signin_ticket = ""
         self.errors = {}
@@ -139,14 +145,32 @@ def form_state(form: Form) -> type[FormState]:
 
 
 def on_load_handlers(form: Form) -> list[Any]:
-    """The handlers a form's page runs on load.
-
-    One ``issue_{name}`` per hidden field, and for a form that signs in, first ``reset_form``
-    (its ticket is used once, by the page that signed in).
-    """
+    """The handlers a form's page runs on load: one ``issue_{name}`` per hidden field."""
     state = form_state(form)
-    handlers = [getattr(state, f"issue_{spec.name}") for spec in form.hidden_fields]
-    return [state.reset_form, *handlers] if form.signs_in else handlers
+    return [getattr(state, f"issue_{spec.name}") for spec in form.hidden_fields]
+
+
+_app: list[App] = []
+
+
+def install(app: App) -> None:
+    """Give reset_signed_in_tab the app whose tab states it resets."""
+    _app[:] = [app]
+
+
+async def reset_signed_in_tab(tab: str) -> None:
+    """Show a tab's sign-in forms afresh once its ticket is exchanged (called by the exchange route).
+
+    Otherwise a return to the form's page would show the welcome, and post the used ticket again.
+    """
+    if not _app:
+        return
+    registered = form_states()
+    for state, form in _FORMS.items():
+        if form.signs_in and state in registered:
+            async with _app[0].modify_state(rx.BaseStateToken(ident=tab, cls=state)) as root:
+                substate: Any = await root.get_state(state)
+                substate._reset_after_sign_in()  # noqa: SLF001  (the one caller, outside any event)
 
 
 def form_states() -> tuple[type[FormState], ...]:
