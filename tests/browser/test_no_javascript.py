@@ -13,7 +13,7 @@ import uuid
 from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
-from playwright.async_api import Page, Request, Response, WebSocket, expect
+from playwright.async_api import Page, Request, WebSocket, expect
 
 from signup_app.accounts.validation import clean_signup
 from tests.harness.browser import IDLE, account_rows, fill_form, http_get
@@ -29,11 +29,6 @@ LABELS = {"name": "Name", "email": "Email", "password": "Password"}
 BAD_EMAIL = "not-an-email"
 
 
-def short_password() -> str:
-    """Under 15 characters, and distinctive enough to search for in URLs and pages."""
-    return f"x{uuid.uuid4().hex[:9]}"
-
-
 def encodings(secret: str) -> set[str]:
     """The forms a secret takes in a URL."""
     return {secret, quote(secret), quote_plus(secret), quote(secret, safe="")}
@@ -45,10 +40,6 @@ def urls_carrying(urls: list[str], *secrets: str) -> list[str]:
         for url in urls
         if "password=" in url or any(form in url for secret in secrets for form in encodings(secret))
     ]
-
-
-def is_form_post(response: Response) -> bool:
-    return response.request.method == "POST" and urlsplit(response.url).path == "/signup"
 
 
 def submit_button_markup(html: str) -> str:
@@ -110,7 +101,8 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
     no_js_page: Page, app_server: AppServer
 ) -> None:
     page = no_js_page
-    name, bad_password, password = "Ada Lovelace", short_password(), strong_password()
+    # The bad password is under 15 characters, and distinctive enough to search for in URLs and pages.
+    name, bad_password, password = "Ada Lovelace", f"x{uuid.uuid4().hex[:9]}", strong_password()
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
     websockets: list[WebSocket] = []
@@ -125,7 +117,7 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
 
     # A bad submit: the browser POSTs the form, the server answers 422 with the form and its errors.
     await fill_form(page, name=name, email=BAD_EMAIL, password=bad_password)
-    async with page.expect_response(is_form_post) as posted:
+    async with page.expect_response(lambda r: urlsplit(r.url).path == "/signup") as posted:
         await submit.click()
     rejected = await posted.value
     await page.wait_for_url(f"{app_server.url}/signup")
@@ -157,13 +149,10 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
     await page.wait_for_url(f"{app_server.url}/signup/welcome")
     post = welcome.request.redirected_from
     assert post is not None, "the welcome page was not reached by a redirect"
-    assert post.method == "POST"
-    assert urlsplit(post.url).path == "/signup"
-    assert urlsplit(post.url).query == ""
+    assert (post.method, urlsplit(post.url).path, urlsplit(post.url).query) == ("POST", "/signup", "")
     post_response = await post.response()
     assert post_response is not None
-    assert post_response.status == 303
-    assert post_response.headers.get("location") == "/signup/welcome"
+    assert (post_response.status, post_response.headers.get("location")) == (303, "/signup/welcome")
     assert welcome.status == 200
 
     await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")

@@ -25,9 +25,6 @@ from tests.harness.browser import (
     EMAIL_NO_AT,
     GOOD_PASSWORD,
     IDLE,
-    NAME_MISSING,
-    PASSWORD_SHORT,
-    SHORT_PASSWORD,
     WebSocketLog,
     account_rows,
     expect_field_error,
@@ -193,23 +190,6 @@ async def test_hydrated_page_labels_inputs_and_enables_submit(page: Page, app_se
 
 
 # --- 2. Errors, then the welcome ---------------------------------------------------------------------
-
-
-async def test_focus_goes_to_name_when_name_is_the_first_bad_field(page: Page, app_server: AppServer) -> None:
-    await open_signup(page, app_server)
-    await fill_form(page, name="   ", email="not-an-email", password=SHORT_PASSWORD)
-    await page.locator("#submit").click()
-
-    await expect_field_error(page, "name", NAME_MISSING)
-    await expect_field_error(page, "email", EMAIL_NO_AT)
-    await expect_field_error(page, "password", PASSWORD_SHORT)
-    await expect(page.locator("#name")).to_be_focused()
-    await expect(page.locator("#email")).to_have_value("not-an-email")
-
-    # A second rejection moves focus back to the first bad field, wherever the user was.
-    await page.locator("#password").focus()
-    await page.locator("#submit").click()
-    await expect(page.locator("#name")).to_be_focused()
 
 
 async def test_fixing_an_error_shows_the_welcome_over_the_websocket_and_the_password_never_leaks(
