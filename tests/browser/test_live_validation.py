@@ -7,56 +7,36 @@ the page agrees, and the typing pauses are the browser's own keystroke delays.
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Page, WebSocket, expect
+from playwright.async_api import Page, expect
 
 from signup_app.accounts.validation import PasswordStrengthValidator, signup_password_feedback
 from signup_app.web.forms.live import SCORE_LABELS
+from tests.harness.browser import (
+    EMAIL_NO_AT,
+    PASSWORD_SHORT,
+    WebSocketLog,
+    expect_field_error,
+    open_signup,
+)
 from tests.harness.server import AppServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-# The submit's messages (signup_app/accounts/validation.py; the email one is email-validator's).
-EMAIL_NO_AT = "An email address must have an @-sign."
-PASSWORD_SHORT = "Password must be at least 15 characters (it has 5)."
-NAME_CONTROL = "Name can't contain line breaks or control characters."
 # Keystrokes well inside the meter's 300 ms pause: a whole word typed is one pause.
 KEY_DELAY_MS = 40
 
 
-class Frames:
-    """The page's websocket frames, as text."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-        self.received: list[str] = []
-
-    def attach(self, ws: WebSocket) -> None:
-        ws.on("framesent", lambda data: self.sent.append(data if isinstance(data, str) else data.decode()))
-        ws.on(
-            "framereceived",
-            lambda data: self.received.append(data if isinstance(data, str) else data.decode()),
-        )
-
-    def named(self, handler: str) -> list[str]:
-        return [frame for frame in self.sent if f".{handler}" in frame]
-
-
-async def open_page(page: Page, app_server: AppServer) -> Frames:
-    frames = Frames()
+async def open_page(page: Page, app_server: AppServer) -> WebSocketLog:
+    frames = WebSocketLog()
     page.on("websocket", frames.attach)
-    async with page.expect_websocket() as websocket:
-        await page.goto(f"{app_server.url}/")
-    assert urlsplit((await websocket.value).url).port == app_server.port
-    await expect(page.locator("#submit")).to_be_enabled()
+    await open_signup(page, app_server)
     return frames
 
 
-async def expect_message(page: Page, field: str, message: str) -> None:
-    await expect(page.locator(f"#{field}-error")).to_have_text(message)
-    await expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+def sent_to(frames: WebSocketLog, handler: str) -> list[str]:
+    return [frame for frame in frames.sent if f".{handler}" in frame]
 
 
 async def expect_no_message(page: Page, field: str) -> None:
@@ -71,20 +51,20 @@ async def test_leaving_a_field_shows_the_submits_message_and_fixing_it_clears_it
     email = page.get_by_label("Email", exact=True)
     await email.fill("ada")
     await email.press("Tab")
-    await expect_message(page, "email", EMAIL_NO_AT)
+    await expect_field_error(page, "email", EMAIL_NO_AT)
 
     password = page.get_by_label("Password", exact=True)
     await password.fill("short")
     await password.press("Tab")
-    await expect_message(page, "password", PASSWORD_SHORT)
-    await expect_message(page, "email", EMAIL_NO_AT)  # one field's check leaves the others
+    await expect_field_error(page, "password", PASSWORD_SHORT)
+    await expect_field_error(page, "email", EMAIL_NO_AT)  # one field's check leaves the others
 
     await email.fill(f"ada-{uuid.uuid4().hex[:12]}@example.com")
     await email.press("Tab")
     await expect_no_message(page, "email")
-    await expect_message(page, "password", PASSWORD_SHORT)
+    await expect_field_error(page, "password", PASSWORD_SHORT)
     # Checked as the field was left, not while it was typed.
-    assert len(frames.named("check_field")) == 3
+    assert len(sent_to(frames, "check_field")) == 3
     # Leaving an untouched field says nothing.
     await page.get_by_label("Name", exact=True).focus()
     await page.get_by_label("Name", exact=True).press("Tab")
@@ -111,7 +91,7 @@ async def test_the_meter_rates_the_password_once_per_pause_from_the_server(
     )
     await expect(page.locator("#password-suggestions li").first).to_be_visible()
     await expect(page.locator("#password-meter")).to_have_attribute("value", str(score))
-    assert len(frames.named("rate_password")) == 1, frames.named("rate_password")
+    assert len(sent_to(frames, "rate_password")) == 1, sent_to(frames, "rate_password")
 
     await password.fill("")
     secret = f"{uuid.uuid4().hex[:10]} orbit lantern mosaic"
@@ -121,7 +101,7 @@ async def test_the_meter_rates_the_password_once_per_pause_from_the_server(
     await expect(page.locator("#password-suggestions li")).to_have_count(0)
     await expect(page.locator("#password-meter")).to_have_attribute("value", "4")
     # Clearing the field and typing on without a pause is one pause: one more event, the last value.
-    assert len(frames.named("rate_password")) == 2, frames.named("rate_password")
+    assert len(sent_to(frames, "rate_password")) == 2, sent_to(frames, "rate_password")
 
     # The user's own name is caught, with the submit's message.
     await password.fill("adalovelace1815")
@@ -129,7 +109,7 @@ async def test_the_meter_rates_the_password_once_per_pause_from_the_server(
 
     # The password goes up as an event argument and never comes back.
     core = secret.split()[0]
-    assert any(core in frame for frame in frames.named("rate_password"))
+    assert any(core in frame for frame in sent_to(frames, "rate_password"))
     assert frames.received
     assert not [frame for frame in frames.received if core in frame]
 

@@ -1,4 +1,4 @@
-"""The signup journey with JavaScript off (the form POST route) and on (the websocket only).
+"""The signup journey with JavaScript off: the form POST route.
 
 Against the production server (`app_server`): its prerendered HTML is all a browser without
 JavaScript ever gets, so that HTML alone must let the user sign up. Nothing here sleeps:
@@ -10,34 +10,23 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from html.parser import HTMLParser
 from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
-from playwright.async_api import Page, Request, Response, WebSocket, expect
+from playwright.async_api import Page, Request, WebSocket, expect
 
 from signup_app.accounts.validation import clean_signup
-from tests.harness.browser import IDLE, WebSocketLog, account_rows, fill_form, http_get, open_signup
+from tests.harness.browser import IDLE, account_rows, fill_form, http_get
 from tests.harness.data import strong_password, unique_email
 from tests.harness.server import AppServer
 
 # The browser lives on the session event loop (see conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
+# secrets.token_urlsafe(24), as SignupState.issue_signup_key and the prerendered page's key.
+KEY_FORMAT = re.compile(r"[A-Za-z0-9_-]{32}")
 LABELS = {"name": "Name", "email": "Email", "password": "Password"}
 BAD_EMAIL = "not-an-email"
-
-
-def short_password() -> str:
-    """Under 15 characters, and distinctive enough to search for in URLs and pages."""
-    return f"x{uuid.uuid4().hex[:9]}"
-
-
-def expected_errors(name: str, email: str, password: str) -> dict[str, str]:
-    """What register answers for these fields: clean_signup's messages, as they are."""
-    errors = clean_signup({"name": name, "email": email, "password": password})
-    assert isinstance(errors, dict), errors
-    return errors
 
 
 def encodings(secret: str) -> set[str]:
@@ -51,10 +40,6 @@ def urls_carrying(urls: list[str], *secrets: str) -> list[str]:
         for url in urls
         if "password=" in url or any(form in url for secret in secrets for form in encodings(secret))
     ]
-
-
-def is_form_post(response: Response) -> bool:
-    return response.request.method == "POST" and urlsplit(response.url).path == "/signup"
 
 
 def submit_button_markup(html: str) -> str:
@@ -90,32 +75,34 @@ async def expect_labelled_form(page: Page) -> None:
     await expect(page.get_by_role("button", name=IDLE)).to_have_attribute("type", "submit")
 
 
-# --- 1. JavaScript off: the form posts to /signup --------------------------------------------------
-
-
-async def test_without_javascript_the_user_can_submit(no_js_page: Page, app_server: AppServer) -> None:
-    """The prerendered submit is usable: enabled, and Enter in a field posts the form."""
+async def test_without_javascript_enter_posts_the_pages_key_and_signs_up(
+    no_js_page: Page, app_server: AppServer
+) -> None:
+    """Implicit submission: a browser submits on Enter only when the form's default button is enabled."""
     page = no_js_page
-    button = submit_button_markup(await asyncio.to_thread(http_get, f"{app_server.url}/"))
     await page.goto(f"{app_server.url}/")
-    await expect_labelled_form(page)
-    await expect(
-        page.locator("#submit"), f"with JavaScript off nobody can submit; the page serves {button}"
-    ).to_be_enabled()
+    key = await page.locator("input[name=signup_key]").get_attribute("value") or ""
+    assert KEY_FORMAT.fullmatch(key), key
 
-    await fill_form(page, name="Ada Lovelace", email=BAD_EMAIL, password=short_password())
-    # Implicit submission: a browser submits on Enter only when the form's default button is enabled.
-    async with page.expect_response(is_form_post) as posted:
+    name, email = "Katherine Johnson", unique_email("nojs-key")
+    await fill_form(page, name=name, email=email, password=strong_password())
+    async with page.expect_response(lambda r: urlsplit(r.url).path == "/signup/welcome") as welcomed:
         await page.get_by_label("Password", exact=True).press("Enter")
-    assert (await posted.value).status == 422
-    await page.wait_for_url(f"{app_server.url}/signup")
+    post = (await welcomed.value).request.redirected_from
+    assert post is not None
+    assert f"signup_key={key}" in (post.post_data or "")
+    assert (await post.response()).status == 303  # type: ignore[union-attr]
+    # The welcome cookie is __Host- and Secure in production; Chromium keeps it on http://127.0.0.1.
+    await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")
+    assert [row.email for row in account_rows(app_server, email)] == [email]
 
 
 async def test_without_javascript_errors_come_back_in_a_server_page_then_the_welcome(
     no_js_page: Page, app_server: AppServer
 ) -> None:
     page = no_js_page
-    name, bad_password, password = "Ada Lovelace", short_password(), strong_password()
+    # The bad password is under 15 characters, and distinctive enough to search for in URLs and pages.
+    name, bad_password, password = "Ada Lovelace", f"x{uuid.uuid4().hex[:9]}", strong_password()
     requests: list[Request] = []
     page.on("request", lambda request: requests.append(request))
     websockets: list[WebSocket] = []
@@ -130,7 +117,7 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
 
     # A bad submit: the browser POSTs the form, the server answers 422 with the form and its errors.
     await fill_form(page, name=name, email=BAD_EMAIL, password=bad_password)
-    async with page.expect_response(is_form_post) as posted:
+    async with page.expect_response(lambda r: urlsplit(r.url).path == "/signup") as posted:
         await submit.click()
     rejected = await posted.value
     await page.wait_for_url(f"{app_server.url}/signup")
@@ -140,8 +127,9 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
     assert f"password={quote_plus(bad_password)}" in (rejected.request.post_data or "")
     assert bad_password not in await rejected.text()
 
-    errors = expected_errors(name, BAD_EMAIL, bad_password)
-    assert set(errors) == {"email", "password"}, errors
+    # What register answers for these fields: clean_signup's messages, as they are.
+    errors = clean_signup({"name": name, "email": BAD_EMAIL, "password": bad_password})
+    assert isinstance(errors, dict) and set(errors) == {"email", "password"}, errors
     await expect_labelled_form(page)
     for field_id, message in errors.items():
         await expect_invalid_with_message(page, field_id, message)
@@ -161,13 +149,10 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
     await page.wait_for_url(f"{app_server.url}/signup/welcome")
     post = welcome.request.redirected_from
     assert post is not None, "the welcome page was not reached by a redirect"
-    assert post.method == "POST"
-    assert urlsplit(post.url).path == "/signup"
-    assert urlsplit(post.url).query == ""
+    assert (post.method, urlsplit(post.url).path, urlsplit(post.url).query) == ("POST", "/signup", "")
     post_response = await post.response()
     assert post_response is not None
-    assert post_response.status == 303
-    assert post_response.headers.get("location") == "/signup/welcome"
+    assert (post_response.status, post_response.headers.get("location")) == (303, "/signup/welcome")
     assert welcome.status == 200
 
     await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")
@@ -183,82 +168,3 @@ async def test_without_javascript_errors_come_back_in_a_server_page_then_the_wel
     log = app_server.log_text()[log_before:]
     assert bad_password not in log
     assert password not in log
-
-
-# --- 2. JavaScript on: the websocket only ------------------------------------------------------------
-
-
-async def test_with_javascript_the_journey_goes_over_the_websocket_and_never_posts(
-    page: Page, app_server: AppServer
-) -> None:
-    name, bad_password, password = "Mary Jackson", short_password(), strong_password()
-    requests: list[Request] = []
-    page.on("request", lambda request: requests.append(request))
-    ws_log = WebSocketLog()
-    page.on("websocket", ws_log.attach)
-
-    await open_signup(page, app_server)
-    await fill_form(page, name=name, email=BAD_EMAIL, password=bad_password)
-    await page.locator("#submit").click()
-    errors = expected_errors(name, BAD_EMAIL, bad_password)
-    assert set(errors) == {"email", "password"}, errors
-    for field_id, message in errors.items():
-        await expect_invalid_with_message(page, field_id, message)
-    await expect_valid(page, "name")
-
-    email = unique_email("browser")
-    await page.get_by_label("Email", exact=True).fill(email)
-    await page.get_by_label("Password", exact=True).fill(password)
-    await page.locator("#submit").click()
-    await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")
-    rows = account_rows(app_server, email)
-    assert [(row.name, row.email) for row in rows] == [(name, email)]
-
-    posts = [(r.method, r.url) for r in requests if r.method == "POST"]
-    assert not posts, posts
-    assert page.url == f"{app_server.url}/"
-    # Both submits went over the websocket, each with what was in the form then.
-    submits = ws_log.submit_frames()
-    assert len(submits) == 2, submits
-    assert BAD_EMAIL in submits[0]
-    assert bad_password in submits[0]
-    assert email in submits[1]
-    assert password in submits[1]
-    assert not urls_carrying([page.url, *(r.url for r in requests)], bad_password, password)
-
-
-# --- 3. Before hydration ---------------------------------------------------------------------------
-
-
-class _PasswordForms(HTMLParser):
-    """Each form's attributes, and the attributes of the form around each password input."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, str | None]] = []
-        self.password_forms: list[dict[str, str | None] | None] = []
-        self._open: dict[str, str | None] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "form":
-            self._open = dict(attrs)
-            self.forms.append(self._open)
-        elif tag == "input" and dict(attrs).get("type") == "password":
-            self.password_forms.append(self._open)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._open = None
-
-
-async def test_prerendered_form_posts_so_the_password_never_goes_into_a_url(app_server: AppServer) -> None:
-    html = await asyncio.to_thread(http_get, f"{app_server.url}/")
-    markup = _PasswordForms()
-    markup.feed(html)
-
-    signup_forms = [f for f in markup.forms if f.get("id") == "signup-form"]
-    assert len(signup_forms) == 1, markup.forms
-    assert (signup_forms[0].get("method") or "").lower() == "post", signup_forms[0]
-    assert signup_forms[0].get("action") == "/signup", signup_forms[0]
-    # Every password field on the page is inside that form (a GET form would put it in the URL).
-    assert markup.password_forms == [signup_forms[0]], markup.password_forms

@@ -45,7 +45,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-async def test_the_readme_screenshot_shows_the_form_with_its_errors(
+async def test_the_readme_screenshot_shows_the_errors_and_focus_goes_to_the_first_bad_field(
     page: Page, app_server: AppServer
 ) -> None:
     await page.set_viewport_size(VIEWPORT)
@@ -55,6 +55,8 @@ async def test_the_readme_screenshot_shows_the_form_with_its_errors(
     await expect_field_error(page, "name", NAME_MISSING)
     await expect_field_error(page, "email", EMAIL_NO_AT)
     await expect_field_error(page, "password", PASSWORD_SHORT)
+    await expect(page.locator("#name")).to_be_focused()
+    await expect(page.locator("#email")).to_have_value("ada.example.com")
     # The submit is over once the button reads "Create account" and is enabled again.
     await expect(page.locator("#submit")).to_be_enabled()
 
@@ -67,3 +69,8 @@ async def test_the_readme_screenshot_shows_the_form_with_its_errors(
     width, height = png_size(data)
     assert width == VIEWPORT["width"], (width, height)
     assert VIEWPORT["height"] <= height <= 4 * VIEWPORT["height"], (width, height)
+
+    # A second rejection moves focus back to the first bad field, wherever the user was.
+    await page.locator("#password").focus()
+    await page.locator("#submit").click()
+    await expect(page.locator("#name")).to_be_focused()

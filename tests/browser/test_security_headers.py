@@ -119,25 +119,3 @@ async def test_the_server_rendered_pages_show_their_style_without_a_policy_viola
     assert await violations(page) == []
     # The POST's 422 is the only console complaint a browser makes here (a failed resource load).
     assert [p for p in console.problems if "422" not in p] == []
-
-
-async def test_without_javascript_the_first_submit_carries_a_key_and_signs_up(
-    no_js_page: Page, app_server: AppServer
-) -> None:
-    page = no_js_page
-    await page.goto(f"{app_server.url}/")
-    key = await page.locator("input[name=signup_key]").get_attribute("value") or ""
-    assert KEY_FORMAT.match(key), key
-
-    name, email = "Katherine Johnson", unique_email("nojs-key")
-    await fill_form(page, name=name, email=email, password=GOOD_PASSWORD)
-    async with page.expect_response(lambda r: urlsplit(r.url).path == "/signup/welcome") as welcomed:
-        await page.locator("#submit").click()
-    welcome = await welcomed.value
-    post = welcome.request.redirected_from
-    assert post is not None
-    assert f"signup_key={key}" in (post.post_data or "")
-    assert (await post.response()).status == 303  # type: ignore[union-attr]
-    # The welcome cookie is __Host- and Secure in production; Chromium keeps it on http://127.0.0.1.
-    await expect(page.locator("#welcome")).to_have_text(f"Welcome, {name}")
-    assert [row.email for row in account_rows(app_server, email)] == [email]

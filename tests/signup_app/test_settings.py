@@ -92,22 +92,20 @@ def test_every_variable_is_read_from_the_environment(clean: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize(
-    ("name", "expected"),
+    "name",
     [
-        ("REFLEX_DB_URL", "sqlite:///signup.db"),
-        ("REFLEX_REDIS_URL", None),
-        ("SIGNUP_MAX_CONNECTIONS_PER_ADDRESS", 20),
-        ("SIGNUP_IPV6_PREFIX", 64),
-        ("SIGNUP_MAX_WAITING_HASHES", None),
-        ("SIGNUP_ALLOW_INSECURE_REDIS", False),
-        ("SIGNUP_TRUSTED_PROXIES", ()),
-        ("REFLEX_CORS_ALLOWED_ORIGINS", ()),
+        "REFLEX_DB_URL",
+        "REFLEX_REDIS_URL",
+        "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS",
+        "SIGNUP_IPV6_PREFIX",
+        "SIGNUP_MAX_WAITING_HASHES",
+        "SIGNUP_ALLOW_INSECURE_REDIS",
+        "SIGNUP_TRUSTED_PROXIES",
+        "REFLEX_CORS_ALLOWED_ORIGINS",
     ],
 )
-def test_an_empty_variable_means_its_default(name: str, expected: object) -> None:
-    loaded = from_environ({name: ""})
-    field = next(f for f, info in Settings.model_fields.items() if info.validation_alias == name)
-    assert getattr(loaded, field) == expected
+def test_an_empty_variable_means_its_default(name: str) -> None:
+    assert from_environ({name: ""}) == from_environ({})
 
 
 BAD = {

@@ -81,16 +81,16 @@ def test_the_meter_explains_a_common_password() -> None:
 
 
 def test_the_meter_flags_a_password_made_of_the_users_details() -> None:
-    # zxcvbn scores it 3, yet it is mostly the user's name: the submit refuses it, so does the meter.
-    password = "adalovelace1815"
-    feedback = password_feedback(password, user_inputs("Ada Lovelace", "ada.lovelace@example.com"))
-    assert feedback.score == 3
-    assert not feedback.strong_enough
+    """Though zxcvbn scores it 3, it is mostly the user's name: the submit refuses it, so does the meter."""
+    password, typed = "adalovelace1815", {"name": "Ada Lovelace", "email": "ada.lovelace@example.com"}
+    feedback = password_feedback(password, user_inputs(typed["name"], typed["email"]))
+    assert (feedback.score, feedback.strong_enough) == (3, False)
     assert feedback.warning == PasswordStrengthValidator.personal_message
-    # The same verdict as the submit's.
-    assert check_strength(
-        {"password": password, "name": "Ada Lovelace", "email": "ada.lovelace@example.com"}
-    ) == {"password": PasswordStrengthValidator.personal_message}
+    assert check_strength({"password": password, **typed}) == {"password": feedback.warning}
+    # The signup meter reads the name and email typed so far; a script's non-text values are left out.
+    assert signup_password_feedback(password, {**typed, "name": " Ada Lovelace "}) == feedback
+    assert signup_password_feedback(password, {}).strong_enough
+    assert signup_password_feedback(password, {"name": ["Ada"], "email": 7}).strong_enough
 
 
 def test_the_meter_judges_the_first_72_characters_like_the_submit() -> None:
@@ -116,15 +116,3 @@ def test_the_meter_normalises_like_the_submit() -> None:
     # NFKC: fullwidth letters are the same password as their ASCII forms.
     fullwidth = "ｐａｓｓｗｏｒｄ１２３"
     assert password_feedback(fullwidth, []) == password_feedback("password123", [])
-
-
-def test_the_signup_meter_uses_the_name_and_email_typed_so_far() -> None:
-    password = "adalovelace1815"
-    assert signup_password_feedback(password, {}).strong_enough
-    feedback = signup_password_feedback(
-        password, {"name": " Ada Lovelace ", "email": "ada.lovelace@example.com"}
-    )
-    assert not feedback.strong_enough
-    assert feedback.warning == PasswordStrengthValidator.personal_message
-    # A script may send anything as the other fields: non-text values are left out.
-    assert signup_password_feedback(password, {"name": ["Ada"], "email": 7}).strong_enough

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 import uuid
 from collections.abc import Mapping
 
@@ -57,13 +56,6 @@ def test_address_limit_refuses_before_any_hash(
     refused = results[3:]
     assert all(isinstance(r, Throttled) and set(r.errors) == {"form"} for r in refused)
     assert all(TOO_MANY.match(r.errors["form"]) and r.retry_after for r in refused)  # type: ignore[union-attr]
-    assert len(count_hashes) == 3
-
-    started = time.process_time()
-    for _ in range(200):
-        sign_up(form(), client_address=address)
-    per_refusal_ms = (time.process_time() - started) / 200 * 1000
-    print(f"CPU per refused attempt: {per_refusal_ms:.3f} ms")
     assert len(count_hashes) == 3
 
 

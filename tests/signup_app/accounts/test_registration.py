@@ -12,12 +12,13 @@ import anyio
 import pytest
 from argon2 import extract_parameters
 from argon2.low_level import Type
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from signup_app import db
-from signup_app.accounts import Accepted, Account, Rejected, Unavailable, register
-from signup_app.accounts.passwords import verify_password
-from signup_app.accounts.registration import EMAIL_TAKEN, SignupResult
+from signup_app.accounts import Accepted, Account, Rejected, Unavailable, passwords, register, registration
+from signup_app.accounts.passwords import HashingBusyError, verify_password
+from signup_app.accounts.registration import BUSY, EMAIL_TAKEN, SERVER_ERROR, UNAVAILABLE, SignupResult
 from signup_app.accounts.validation import email_key
 
 
@@ -57,13 +58,6 @@ def test_rejected_input_writes_nothing(database_url: str) -> None:
     assert accounts() == []
 
 
-def test_taken_email_is_an_email_error_whatever_its_case(database_url: str) -> None:
-    assert isinstance(sign_up({"name": "Ada", "email": "ada@example.com", "password": PASSWORD}), Accepted)
-    result = sign_up({"name": "Other", "email": "ADA@Example.COM", "password": PASSWORD + " two"})
-    assert result == Rejected({"email": EMAIL_TAKEN})
-    assert len(accounts()) == 1
-
-
 def test_twenty_concurrent_signups_of_one_email_create_one_account(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,8 +92,6 @@ def test_twenty_concurrent_signups_of_one_email_create_one_account(
 
 def test_the_database_enforces_case_insensitive_uniqueness(database_url: str) -> None:
     """The unique index itself, not a check in Python, is what refuses the duplicate."""
-    from sqlalchemy.exc import IntegrityError
-
     with db.session() as session:
         session.add(Account(name="A", email="dup@example.com", password_hash="x"))
         session.commit()
@@ -154,28 +146,18 @@ def test_a_key_sent_with_other_fields_is_an_ordinary_attempt(
     assert stored.name == "Ada Lovelace" and verify_password(stored.password_hash, PASSWORD)
 
 
-def test_only_a_hash_of_the_key_is_stored(database_url: str) -> None:
-    assert isinstance(sign_up(ORIGINAL), Accepted)
-    [stored] = accounts()
-    assert stored.signup_key_hash == hashlib.sha256(RESEND_KEY.encode()).hexdigest()
-    assert all(RESEND_KEY not in str(value) for value in stored.model_dump().values())
-
-
 def test_a_key_is_honoured_for_24_hours(database_url: str) -> None:
     created = sign_up(ORIGINAL)
     assert isinstance(created, Accepted)
-    with db.session() as session:
-        account = session.get(Account, created.value.id)
-        account.created_at = datetime.now(UTC) - timedelta(hours=23, minutes=59)
-        session.add(account)
-        session.commit()
-    assert isinstance(sign_up(ORIGINAL), Accepted)
-    with db.session() as session:
-        account = session.get(Account, created.value.id)
-        account.created_at = datetime.now(UTC) - timedelta(hours=24, minutes=1)
-        session.add(account)
-        session.commit()
-    assert sign_up(ORIGINAL) == Rejected({"email": EMAIL_TAKEN})
+    for age, honoured in [(timedelta(hours=23, minutes=59), True), (timedelta(hours=24, minutes=1), False)]:
+        with db.session() as session:
+            account = session.get(Account, created.value.id)
+            account.created_at = datetime.now(UTC) - age
+            session.add(account)
+            session.commit()
+        result = sign_up(ORIGINAL)
+        assert isinstance(result, Accepted) is honoured, result
+    assert result == Rejected({"email": EMAIL_TAKEN})
 
 
 def test_a_key_sent_again_with_another_address_makes_an_account_without_the_key(database_url: str) -> None:
@@ -185,7 +167,9 @@ def test_a_key_sent_again_with_another_address_makes_an_account_without_the_key(
     assert isinstance(first, Accepted) and isinstance(second, Accepted)
     assert second.value.email == "grace@example.com" and second.value.id != first.value.id
     by_email = {a.email: a for a in accounts()}
+    # Only a hash of the key is stored.
     assert by_email["ada@example.com"].signup_key_hash == hashlib.sha256(RESEND_KEY.encode()).hexdigest()
+    assert all(RESEND_KEY not in str(value) for value in by_email["ada@example.com"].model_dump().values())
     assert by_email["grace@example.com"].signup_key_hash is None
     # Each still answers as before: the first to its re-send, the second to nobody's.
     assert isinstance(sign_up(ORIGINAL), Accepted)
@@ -197,6 +181,7 @@ def test_a_key_sent_again_with_another_address_makes_an_account_without_the_key(
 @pytest.mark.parametrize(
     ("first", "second"),
     [
+        ("ada@example.com", "ADA@Example.COM"),
         ("ÉMILE@example.com", "émile@example.com"),
         ("Straße@example.com", "STRASSE@example.com"),
         ("strasse@example.com", "STRAẞE@example.com"),
@@ -206,7 +191,8 @@ def test_a_key_sent_again_with_another_address_makes_an_account_without_the_key(
 def test_addresses_equal_under_the_email_key_are_one_account(
     database_url: str, first: str, second: str
 ) -> None:
-    """SQL lower() and Python's case mapping disagree on non-ASCII; the stored key decides."""
+    """A taken address is an email error whatever its case; where SQL lower() and Python's case mapping
+    disagree (non-ASCII), the stored key decides."""
     assert email_key(first) == email_key(second)
     assert isinstance(sign_up({"name": "One", "email": first, "password": PASSWORD}), Accepted)
     result = sign_up({"name": "Two", "email": second, "password": PASSWORD + " two"})
@@ -231,47 +217,40 @@ def test_a_malformed_signup_key_is_a_form_error(database_url: str, key: object) 
 
 
 def test_an_unreachable_database_is_temporarily_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from signup_app.accounts.registration import UNAVAILABLE
-
     monkeypatch.setenv("REFLEX_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
     result = sign_up({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})
     assert result == Unavailable(UNAVAILABLE, retry_after=5)
 
 
-def test_busy_hashing_is_a_busy_answer_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    from signup_app.accounts import registration
-    from signup_app.accounts.passwords import HashingBusyError
-
-    def busy(_password: str) -> str:
-        raise HashingBusyError
-
-    monkeypatch.setattr(registration, "hash_password", busy)
-    result = sign_up({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})
-    assert isinstance(result, Unavailable)
-    assert result.message == registration.BUSY
-    assert result.retry_after is not None and 1 <= result.retry_after <= 5
-
-
-def test_a_bug_is_logged_and_answered_as_a_server_error(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("failure", "message", "retry_after"),
+    [(HashingBusyError(), BUSY, range(1, 6)), (RuntimeError("boom"), SERVER_ERROR, [None])],
+    ids=["busy-hashing", "bug"],
+)
+def test_a_failure_is_answered_as_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+    message: str,
+    retry_after: list[int | None],
 ) -> None:
-    from signup_app.accounts import registration
+    """Busy hashing is a busy answer, to try again shortly; a bug is logged and is a server error."""
 
-    def broken(_password: str) -> str:
-        raise RuntimeError("boom")
+    def failing(_password: str) -> str:
+        raise failure
 
-    monkeypatch.setattr(registration, "hash_password", broken)
+    monkeypatch.setattr(registration, "hash_password", failing)
     result = sign_up({"name": "Ada", "email": "ada@example.com", "password": PASSWORD})
-    assert result == Unavailable(registration.SERVER_ERROR, retry_after=None)
-    assert any(r.message == "signup failed" and r.exc_info for r in caplog.records)
+    assert isinstance(result, Unavailable) and result.message == message
+    assert result.retry_after in retry_after
+    logged = [r for r in caplog.records if r.message == "signup failed" and r.exc_info]
+    assert bool(logged) is (message == SERVER_ERROR)
 
 
 async def test_overload_is_refused_before_any_work_and_costs_no_attempt(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With every place held, a signup is Busy before the thread hop: no rate-limit hit, no hash."""
-    from signup_app.accounts import passwords, registration
-
     monkeypatch.setenv("SIGNUP_MAX_WAITING_HASHES", "0")
     real_limiter = registration.signup_limiter
     limiter_calls: list[str] = []
@@ -285,7 +264,7 @@ async def test_overload_is_refused_before_any_work_and_costs_no_attempt(
     places = [passwords.reserve_hash_place() for _ in range(passwords.HASH_THREADS)]
     try:
         refused = await register(fields, client_address="192.0.2.1")
-        assert isinstance(refused, Unavailable) and refused.message == registration.BUSY
+        assert isinstance(refused, Unavailable) and refused.message == BUSY
         assert limiter_calls == []
         assert accounts() == []
     finally:

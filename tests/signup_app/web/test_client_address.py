@@ -95,8 +95,3 @@ def test_limit_key_groups_ipv6_by_prefix(
 ) -> None:
     monkeypatch.setenv("SIGNUP_IPV6_PREFIX", prefix)
     assert limit_key(address) == expected
-
-
-def test_limit_key_defaults_to_a_64(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SIGNUP_IPV6_PREFIX", raising=False)
-    assert limit_key("2001:db8:1:2::1") == limit_key("2001:db8:1:2:ffff::2") != limit_key("2001:db8:1:3::1")

@@ -22,40 +22,10 @@ log_redaction.install()
 SECRET = "Sentinel 'quoted' \"kettle\" rain"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        repr({"form_data": {"name": "Ada", "password": SECRET}}),
-        repr({"__reflex_form_data__": [["name", "Ada"], ["password", SECRET]]}),
-        json.dumps({"payload": {"password": SECRET, "email": "a@b.c"}}),
-        json.dumps(json.dumps({"password": SECRET})),  # JSON inside a JSON string
-        repr({"password_hash": SECRET}),
-    ],
-)
-def test_redact_removes_the_value(text: str) -> None:
-    assert "Sentinel" in text
-    clean = log_redaction.redact(text)
-    assert "Sentinel" not in clean
-    assert "[redacted]" in clean
-
-
 def test_redact_keeps_what_comes_before_the_password_and_drops_the_rest() -> None:
     """Fail closed: where a value ends is never parsed, so the fields after it go too."""
     clean = log_redaction.redact(repr({"name": "Ada", "password": SECRET, "email": "ada@example.com"}))
     assert clean == "{'name': 'Ada', 'password': [redacted]"
-
-
-def test_installed_factory_redacts_messages_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("reflex_base.event.processor.base_state_processor")
-    payload = {"form_data": {"__reflex_form_data__": [["password", SECRET]]}}
-    with caplog.at_level(logging.DEBUG):
-        logger.warning("Error transforming event payload: %s", payload)
-        try:
-            raise ValueError(f"Failed to deserialize event data: {payload}.")
-        except ValueError:
-            logger.exception("Error in event")
-    assert caplog.records
-    assert "Sentinel" not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -93,6 +63,11 @@ def test_client_strings_cannot_forge_log_lines(caplog: pytest.LogCaptureFixture)
 @pytest.mark.parametrize(
     "text",
     [
+        repr({"form_data": {"name": "Ada", "password": SECRET}}),
+        repr({"__reflex_form_data__": [["name", "Ada"], ["password", SECRET]]}),
+        json.dumps({"payload": {"password": SECRET, "email": "a@b.c"}}),
+        json.dumps(json.dumps({"password": SECRET})),  # JSON inside a JSON string
+        repr({"password_hash": SECRET}),
         '{"password": "a\\"b Sentinel"}',  # an escaped quote inside the value
         json.dumps(json.dumps(json.dumps({"password": "Sentinel"}))),  # three levels of JSON in strings
         repr(repr({"password": "Sentinel"})),
@@ -107,6 +82,7 @@ def test_client_strings_cannot_forge_log_lines(caplog: pytest.LogCaptureFixture)
     ],
 )
 def test_everything_after_a_password_key_is_dropped(text: str) -> None:
+    assert "Sentinel" in text
     clean = log_redaction.redact(text)
     assert "Sentinel" not in clean
     assert clean.endswith("[redacted]")
@@ -213,7 +189,6 @@ FRAGMENTS = [
     "must be a dictionary, but received ",
     " of type <class ",
     "event queue entry for Event(name='",
-    '"',
     " [txid=",
     "İ",
     json.dumps(json.dumps({"password": "x", "name": "y"})),

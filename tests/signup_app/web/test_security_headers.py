@@ -129,36 +129,26 @@ async def test_a_page_lists_each_inline_script_once_by_hash_and_allows_inline_st
     wrap: Callable[..., SecurityHeaders],
 ) -> None:
     headers, _body, _ = await call(wrap(FakeApp(PAGE)), http_scope("/"))
-    policy = directives(one(headers, "content-security-policy") or "")
-    assert policy["script-src"] == [
-        "'self'",
-        source_hash(b"window.x = 1;"),
-        source_hash(b'import "/assets/m.js";'),
-    ]
-    assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
-    assert policy["default-src"] == ["'self'"]
-    assert policy["connect-src"] == ["'self'"]
-    assert policy["img-src"] == ["'self'", "data:"]
-    assert policy["font-src"] == ["'self'"]
-    assert policy["object-src"] == ["'none'"]
-    assert policy["base-uri"] == ["'none'"]
-    assert policy["form-action"] == ["'self'"]
-    assert policy["frame-ancestors"] == ["'none'"]
+    assert directives(one(headers, "content-security-policy") or "") == {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", source_hash(b"window.x = 1;"), source_hash(b'import "/assets/m.js";')],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "connect-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
     assert one(headers, "x-content-type-options") == "nosniff"
     assert one(headers, "referrer-policy") == "same-origin"
     assert one(headers, "x-frame-options") == "DENY"
-    assert "strict-transport-security" not in headers
-
-
-def test_a_page_without_scripts_allows_only_its_own_styles() -> None:
-    trusted = {source_hash(CARD_STYLE)}
-    policy = directives(page_policy(NO_SCRIPT_PAGE, trusted))
-    assert policy["style-src"] == ["'self'", source_hash(CARD_STYLE)]
-    assert policy["script-src"] == ["'self'"]
 
 
 def test_inline_code_the_app_does_not_ship_is_never_listed(build_dir: Path) -> None:
-    """Markup injected into a response (say a script in an echoed field) stays refused."""
+    """A page's own style is listed by its hash (no 'unsafe-inline' without scripts); markup injected
+    into a response (say a script in an echoed field) stays refused."""
     trusted = security_headers.build_sources(build_dir) | {source_hash(CARD_STYLE)}
     injected = NO_SCRIPT_PAGE.replace(b"<p>Hi</p>", b"<p><script>steal()</script><style>*{x:y}</style></p>")
     policy = directives(page_policy(injected, trusted))
@@ -304,26 +294,21 @@ async def test_other_responses_get_the_locked_policy_and_no_store_where_user_dat
     assert (one(headers, "cache-control") == "no-store") is no_store
 
 
-async def test_production_adds_hsts_and_makes_every_cookie_secure(
-    wrap: Callable[..., SecurityHeaders],
+@pytest.mark.parametrize("production", [True, False])
+async def test_production_adds_hsts_secure_cookies_and_host_prefixed_names(
+    production: bool, wrap: Callable[..., SecurityHeaders]
 ) -> None:
     cookies = [
         (b"set-cookie", b"a=1; Path=/; HttpOnly"),
         (b"set-cookie", b"__Host-b=2; Path=/; Secure; HttpOnly"),
     ]
     app = FakeApp(b"{}", b"application/json", headers=cookies)
-    headers, _, _ = await call(wrap(app, production=True), http_scope("/api/signup", "POST"))
-    assert one(headers, "strict-transport-security") == HSTS
-    assert headers["set-cookie"] == ["a=1; Path=/; HttpOnly; Secure", "__Host-b=2; Path=/; Secure; HttpOnly"]
-
-    headers, _, _ = await call(wrap(app), http_scope("/api/signup", "POST"))
-    assert "strict-transport-security" not in headers
-    assert headers["set-cookie"] == ["a=1; Path=/; HttpOnly", "__Host-b=2; Path=/; Secure; HttpOnly"]
-
-
-def test_the_cookie_name_is_host_prefixed_in_production() -> None:
-    assert host_cookie_name("signup_welcome", production=True) == "__Host-signup_welcome"
-    assert host_cookie_name("signup_welcome", production=False) == "signup_welcome"
+    headers, _, _ = await call(wrap(app, production=production), http_scope("/api/signup", "POST"))
+    assert one(headers, "strict-transport-security") == (HSTS if production else None)
+    secure = "; Secure" if production else ""
+    assert headers["set-cookie"] == [f"a=1; Path=/; HttpOnly{secure}", "__Host-b=2; Path=/; Secure; HttpOnly"]
+    expected_name = "__Host-signup_welcome" if production else "signup_welcome"
+    assert host_cookie_name("signup_welcome", production=production) == expected_name
 
 
 async def test_websockets_pass_through_untouched(wrap: Callable[..., SecurityHeaders]) -> None:
