@@ -9,20 +9,38 @@ import pytest
 from signup_app import settings
 from signup_app.settings import Settings, SettingsError, from_environ
 
-VARIABLES = (
-    "REFLEX_DB_URL",
-    "REFLEX_REDIS_URL",
-    "SIGNUP_RATE_LIMIT_PER_ADDRESS",
-    "SIGNUP_RATE_LIMIT_PER_EMAIL",
-    "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL",
-    "SIGNUP_TRUSTED_PROXIES",
-    "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS",
-    "SIGNUP_IPV6_PREFIX",
-    "SIGNUP_MAX_WAITING_HASHES",
-    "SIGNUP_BIND_ADDRESS",
-    "SIGNUP_ALLOW_INSECURE_REDIS",
-    "REFLEX_CORS_ALLOWED_ORIGINS",
-)
+# Each variable: its Settings field, its default, a value to set and what it reads as.
+TABLE = {
+    "REFLEX_DB_URL": ("database_url", "sqlite:///signup.db", "postgresql+psycopg://app@db/signup", None),
+    "REFLEX_REDIS_URL": ("redis_url", None, "rediss://:pw@cache:6380/0", None),
+    "SIGNUP_RATE_LIMIT_PER_ADDRESS": ("rate_limit_per_address", "30/hour", "10/hour", None),
+    "SIGNUP_RATE_LIMIT_PER_EMAIL": ("rate_limit_per_email", "5/minute", "2 per minute", None),
+    "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": ("rate_limit_per_email_global", "100/hour", "50/hour;500/day", None),
+    "SIGNUP_TRUSTED_PROXIES": (
+        "trusted_proxies",
+        (),
+        " 10.0.0.0/8, 127.0.0.1,,2001:db8::1/48 ",
+        # host bits dropped
+        tuple(map(ipaddress.ip_network, ("10.0.0.0/8", "127.0.0.1/32", "2001:db8::/48"))),
+    ),
+    "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": ("max_connections_per_address", 20, "7", 7),
+    "SIGNUP_IPV6_PREFIX": ("ipv6_prefix", 64, " 56 ", 56),
+    # None: 4 per hashing thread, resolved by accounts.passwords
+    "SIGNUP_MAX_WAITING_HASHES": ("max_waiting_hashes", None, "0", 0),
+    "SIGNUP_BIND_ADDRESS": ("bind_address", "127.0.0.1", "::", None),
+    "SIGNUP_ALLOW_INSECURE_REDIS": ("allow_insecure_redis", False, "1", True),
+    "REFLEX_CORS_ALLOWED_ORIGINS": (
+        "cors_allowed_origins",
+        (),
+        "https://a.example, https://b.example:8443",
+        ("https://a.example", "https://b.example:8443"),
+    ),
+    "SIGNUP_SESSION_IDLE_DAYS": ("session_idle_days", 7, "2", 2),
+    "SIGNUP_SESSION_ABSOLUTE_DAYS": ("session_absolute_days", 30, "90", 90),
+    "SIGNUP_SIGNIN_LIMIT_PER_ADDRESS": ("signin_rate_limit_per_address", "60/hour", "20/hour", None),
+    "SIGNUP_SIGNIN_LIMIT_PER_ACCOUNT": ("signin_rate_limit_per_account", "10/hour", "3/minute", None),
+}
+VARIABLES = tuple(TABLE)
 
 
 @pytest.fixture
@@ -40,55 +58,18 @@ def test_every_variable_is_a_field() -> None:
 def test_the_defaults_are_the_documented_ones(clean: pytest.MonkeyPatch) -> None:
     loaded = settings.load()
     assert loaded == from_environ({})
-    assert loaded.database_url == "sqlite:///signup.db"
-    assert loaded.redis_url is None
-    assert loaded.rate_limit_per_address == "30/hour"
-    assert loaded.rate_limit_per_email == "5/minute"
-    assert loaded.rate_limit_per_email_global == "100/hour"
-    assert loaded.trusted_proxies == ()
-    assert loaded.max_connections_per_address == 20
-    assert loaded.ipv6_prefix == 64
-    assert loaded.max_waiting_hashes is None  # 4 per hashing thread, resolved by accounts.passwords
-    assert loaded.bind_address == "127.0.0.1"
-    assert loaded.allow_insecure_redis is False
-    assert loaded.cors_allowed_origins == ()
+    for field, default, _, _ in TABLE.values():
+        assert getattr(loaded, field) == default, field
 
 
 def test_every_variable_is_read_from_the_environment(clean: pytest.MonkeyPatch) -> None:
-    values = {
-        "REFLEX_DB_URL": "postgresql+psycopg://app@db/signup",
-        "REFLEX_REDIS_URL": "rediss://:pw@cache:6380/0",
-        "SIGNUP_RATE_LIMIT_PER_ADDRESS": "10/hour",
-        "SIGNUP_RATE_LIMIT_PER_EMAIL": "2 per minute",
-        "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": "50/hour;500/day",
-        "SIGNUP_TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1,,2001:db8::1/48 ",
-        "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "7",
-        "SIGNUP_IPV6_PREFIX": " 56 ",
-        "SIGNUP_MAX_WAITING_HASHES": "0",
-        "SIGNUP_BIND_ADDRESS": "::",
-        "SIGNUP_ALLOW_INSECURE_REDIS": "1",
-        "REFLEX_CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example:8443",
-    }
+    values = {name: raw for name, (_, _, raw, _) in TABLE.items()}
     for name, value in values.items():
         clean.setenv(name, value)
     loaded = settings.load()
     assert loaded == from_environ(values)
-    assert loaded.database_url == "postgresql+psycopg://app@db/signup"
-    assert loaded.redis_url == "rediss://:pw@cache:6380/0"
-    assert loaded.rate_limit_per_address == "10/hour"
-    assert loaded.rate_limit_per_email == "2 per minute"
-    assert loaded.rate_limit_per_email_global == "50/hour;500/day"
-    assert loaded.trusted_proxies == (
-        ipaddress.ip_network("10.0.0.0/8"),
-        ipaddress.ip_network("127.0.0.1/32"),
-        ipaddress.ip_network("2001:db8::/48"),  # host bits dropped, as before
-    )
-    assert loaded.max_connections_per_address == 7
-    assert loaded.ipv6_prefix == 56
-    assert loaded.max_waiting_hashes == 0
-    assert loaded.bind_address == "::"
-    assert loaded.allow_insecure_redis is True
-    assert loaded.cors_allowed_origins == ("https://a.example", "https://b.example:8443")
+    for field, _, raw, read in TABLE.values():
+        assert getattr(loaded, field) == (raw if read is None else read), field
 
 
 @pytest.mark.parametrize(
@@ -118,6 +99,10 @@ BAD = {
     "SIGNUP_IPV6_PREFIX": ["/64", "129", "-1"],
     "SIGNUP_MAX_WAITING_HASHES": ["-1", "lots", "1.5", "\u0661"],
     "SIGNUP_BIND_ADDRESS": ["", "localhost", "all"],
+    "SIGNUP_SESSION_IDLE_DAYS": ["0", "a week", "3651"],
+    "SIGNUP_SESSION_ABSOLUTE_DAYS": ["-1"],
+    "SIGNUP_SIGNIN_LIMIT_PER_ADDRESS": ["many"],
+    "SIGNUP_SIGNIN_LIMIT_PER_ACCOUNT": ["10/fortnight"],
     "SIGNUP_ALLOW_INSECURE_REDIS": ["yes", "true"],
 }
 
