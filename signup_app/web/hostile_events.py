@@ -257,7 +257,7 @@ class GuardedEventNamespace(EventNamespace):
     def _build_static_router_data(self, sid: str, environ: dict[str, Any]) -> dict[str, Any]:
         """Reflex's per-connection router data, without the Cookie header.
 
-        Reflex keeps router data in the tab's state, which is saved (to Redis, or disk): the
+        Reflex keeps router data in the tab's state, which can be saved (to Redis, or disk): the
         sign-in token would be saved with it. The connection's token is kept in this
         worker's memory instead, for as long as the socket is open (signing_in.connection_viewer).
         """

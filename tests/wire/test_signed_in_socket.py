@@ -1,0 +1,139 @@
+"""The websocket and sign-in, against a production server: the cookie decides, never the tab token."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from signup_app.web import routes
+from signup_app.web.account import AccountState
+from tests.harness.client import WireClient, state_vars
+from tests.harness.data import strong_password, unique_email
+from tests.harness.server import AppServer
+from tests.harness.wire import LogWindow, files_modified_since
+
+pytestmark = pytest.mark.wire
+
+ACCOUNT_STATE = AccountState.get_full_name()
+LOAD = f"{ACCOUNT_STATE}.load"
+SIGN_OUT_OTHERS = f"{ACCOUNT_STATE}.sign_out_others"
+COOKIE = "__Host-session"
+
+
+async def new_session(http: httpx.AsyncClient, email: str | None = None) -> tuple[str, str]:
+    """A signed-in session (a new account, or a sign-in to ``email``): its email and cookie token."""
+    if email is None:
+        email = unique_email("socket")
+        answer = await http.post(
+            routes.SIGNUP_API, json={"name": "Sam Socket", "email": email, "password": PASSWORD}
+        )
+    else:
+        answer = await http.post(routes.SIGNIN_API, json={"email": email, "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+    jar: SimpleCookie = SimpleCookie()
+    jar.load(answer.headers["set-cookie"])
+    return email, jar[COOKIE].value
+
+
+PASSWORD = strong_password()
+
+
+def account_view(client: WireClient) -> dict[str, object]:
+    """The account state's vars as the tab has received them, folded in order."""
+    view: dict[str, object] = {}
+    for message in client.messages:
+        view |= state_vars(message, ACCOUNT_STATE) or {}
+    return view
+
+
+def redirects(client: WireClient, start: int = 0) -> list[str]:
+    """The paths the server told the tab to go to."""
+    return [
+        event["payload"]["path"]
+        for message in client.messages[start:]
+        for event in message.get("events", [])
+        if event.get("name") == "_redirect"
+    ]
+
+
+async def load(client: WireClient) -> None:
+    """Run the account page's on-load handler and wait for its answer."""
+    start = len(client.messages)
+    await client.emit(LOAD, {})
+    await client.wait_for(lambda m: state_vars(m, ACCOUNT_STATE) is not None or bool(m.get("events")), start)
+    await client.barrier()
+
+
+async def test_the_cookie_shows_the_account_and_a_stolen_tab_token_shows_nothing(
+    app_server: AppServer, http: httpx.AsyncClient, server_log: LogWindow, states_dir: object
+) -> None:
+    started = time.time()
+    email, token = await new_session(http)
+    async with WireClient(app_server.url, headers={"Cookie": f"{COOKIE}={token}"}) as owner:
+        await load(owner)
+        view = account_view(owner)
+        assert (view["signed_in"], view["email"], view["name"]) == (True, email, "Sam Socket")
+        stolen = owner.token
+
+    # Another connection presenting the tab token without the cookie: the saved view is wiped first.
+    async with WireClient(app_server.url, token=stolen) as thief:
+        assert email not in " ".join(thief.frames)
+        await load(thief)
+        assert redirects(thief) == [routes.SIGNIN]
+        await thief.emit(SIGN_OUT_OTHERS, {})
+        await thief.barrier()
+        assert email not in " ".join(thief.frames)
+        assert account_view(thief).get("signed_in") in (False, None)
+
+    # The token is in no frame, no saved state and no log line.
+    assert all(token not in frame for frame in owner.frames + thief.frames)
+    for path in files_modified_since(states_dir, started - 0.05):  # type: ignore[arg-type]
+        assert token.encode() not in path.read_bytes(), path
+    assert token not in server_log.text()
+
+
+@pytest.mark.parametrize("ended", ["revoked", "expired"])
+async def test_an_ended_session_reads_nothing_over_the_socket(
+    app_server: AppServer, http: httpx.AsyncClient, ended: str
+) -> None:
+    email, token = await new_session(http)
+    if ended == "revoked":
+        headers = {"Cookie": f"{COOKIE}={token}", "Origin": app_server.url}
+        assert (await http.post(routes.SIGNOUT, headers=headers)).status_code == 303
+    else:
+        engine = sa.create_engine(app_server.db_url)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE sign_in_session SET idle_expires_at = :past"),
+                {"past": datetime.now(UTC) - timedelta(seconds=1)},
+            )
+        engine.dispose()
+    async with WireClient(app_server.url, headers={"Cookie": f"{COOKIE}={token}"}) as tab:
+        await load(tab)
+        assert redirects(tab) == [routes.SIGNIN]
+        assert email not in " ".join(tab.frames)
+
+
+async def test_privileged_events_check_the_session_each_time(
+    app_server: AppServer, http: httpx.AsyncClient
+) -> None:
+    email, token = await new_session(http)
+    _, other = await new_session(http, email)
+    async with WireClient(app_server.url, headers={"Cookie": f"{COOKIE}={token}"}) as tab:
+        await load(tab)
+        assert len(account_view(tab)["sessions"]) == 2  # type: ignore[arg-type]
+        # Revoked elsewhere while the tab is open: the push signs the tab out at once ...
+        start = len(tab.messages)
+        headers = {"Cookie": f"{COOKIE}={token}", "Origin": app_server.url}
+        assert (await http.post(routes.SIGNOUT, headers=headers)).status_code == 303
+        await tab.wait_for(lambda m: (state_vars(m, ACCOUNT_STATE) or {}).get("signed_in") is False, start)
+        # ... and the tab's next privileged event finds no session: nothing else is signed out.
+        await tab.emit(SIGN_OUT_OTHERS, {})
+        await tab.barrier()
+    page = await http.get(routes.ACCOUNT, headers={"Cookie": f"{COOKIE}={other}"})
+    assert page.status_code == 200
