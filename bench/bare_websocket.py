@@ -1,8 +1,4 @@
-"""A bare ASGI websocket app for Granian: what one idle connection costs the server with no app on it.
-
-The benchmark serves it with the same Granian the production server uses, to tell the
-server's own per-connection memory from that of Reflex, Socket.IO and the app's state.
-"""
+"""A bare ASGI websocket app: what an idle connection costs Granian alone, without Reflex and the app."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""A simulated browser tab: Reflex's socket.io protocol spoken directly over one aiohttp websocket.
-
-It connects and sends events exactly as the compiled frontend does (tests/harness/client.py describes
-the protocol) and answers Engine.IO pings as the browser does. One small object per tab (no socket.io
-client, no per-tab HTTP session) so that one process can hold thousands of tabs.
-"""
+"""A simulated browser tab, light enough for thousands per process: Reflex's protocol on a bare websocket."""
 
 from __future__ import annotations
 
@@ -15,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.harness.protocol import NAMESPACE, ROUTER_DATA, Delta, delta_vars
+from tests.harness.protocol import NAMESPACE, Delta, connect_auth, delta_vars, event
 
 WAIT_S = 30.0
 
@@ -67,26 +62,17 @@ class Tab:
         self._connected = loop.create_future()
         hydrated = self._expect(self.is_hydrated)
         self._reader = asyncio.create_task(self._read())
-        boot = {"name": p["hydrate_event"], "payload": {"hashes": p["hashes"]}, "router_data": ROUTER_DATA}
-        auth = {"event": boot, "state_schema": p["state_schema"]}
-        await self._ws.send_str(f"40{NAMESPACE},{json.dumps(auth)}")
+        await self._ws.send_str(f"40{NAMESPACE},{json.dumps(connect_auth(p))}")
         await asyncio.wait_for(self._connected, WAIT_S)
         await asyncio.wait_for(hydrated, WAIT_S)
 
     async def emit(self, name: str, payload: dict[str, Any]) -> None:
         """Send one event, shaped as the browser's."""
         assert self._ws is not None
-        event = {"name": name, "payload": payload, "router_data": ROUTER_DATA}
-        await self._ws.send_str(f"42{NAMESPACE},{json.dumps(['event', event])}")
+        await self._ws.send_str(f"42{NAMESPACE},{json.dumps(['event', event(name, payload)])}")
 
     async def cheap_event(self) -> None:
-        """Reflex's own `set_is_hydrated(True)` on its on-load leaf state; answered by `is_hydrated`.
-
-        It ends the on-load chain the page runs on each navigation. On a hydrated tab it
-        changes nothing and still answers with a one-var delta: one small event, one lock of
-        a leaf state, no app code. (The page's `on_load_internal` itself now runs the
-        page's on_load handler too, so it is a chain of three events.)
-        """
+        """Reflex's `set_is_hydrated(True)`, each navigation's last event: no app code, one small delta."""
         answered = self._expect(self.is_hydrated)
         await self.emit(self._protocol["cheap_event"], {"value": True})
         await asyncio.wait_for(answered, WAIT_S)

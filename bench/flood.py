@@ -1,7 +1,6 @@
 """The flood phase: one address sends 1,000 submits for one email while other tabs keep working.
 
-Its server runs with the abuse limits on (as deployed, with 127.0.0.1 trusted as a proxy so
-each simulated address can name itself in X-Forwarded-For), unlike the throughput phases.
+Its server has the abuse limits on, trusting 127.0.0.1 as a proxy: each tab names its address.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from bench import stats
 from bench.browser import Tab
 from bench.scenarios import client_session, signup_fields
 from bench.server import running_server, sqlite_database
+from bench.tabs import close_tabs, probing
 from tests.harness.protocol import app_protocol
 
 FLOOD_SUBMITS = 1_000
@@ -52,22 +52,12 @@ async def _flood(url: str, protocol: dict[str, Any]) -> dict[str, Any]:
                 )
 
         rtts: list[float] = []
-        flooding = True
-
-        async def probe(tab: Tab) -> None:
-            while flooding:
-                started = time.perf_counter()
-                await tab.cheap_event()
-                rtts.append(time.perf_counter() - started)
-
-        probes = [asyncio.create_task(probe(tab)) for tab in others]
-        started = time.perf_counter()
-        await asyncio.gather(*(flood_tab(tab, FLOOD_SUBMITS // FLOOD_TABS) for tab in flooders))
-        flood_s = time.perf_counter() - started
-        flooding = False
-        await asyncio.gather(*probes)
-        for tab in [*flooders, *others]:
-            await tab.close()
+        probe_errors: list[str] = []
+        async with probing(others, 0, rtts, probe_errors):
+            started = time.perf_counter()
+            await asyncio.gather(*(flood_tab(tab, FLOOD_SUBMITS // FLOOD_TABS) for tab in flooders))
+            flood_s = time.perf_counter() - started
+        await close_tabs([*flooders, *others])
     counts = {kind: outcomes.count(kind) for kind in ("created", "taken", "throttled", "other")}
     return {
         "submits": len(outcomes),
@@ -76,6 +66,7 @@ async def _flood(url: str, protocol: dict[str, Any]) -> dict[str, Any]:
         "others_cheap_event": {
             **stats.latency_summary_ms(rtts),
             "p95_ms": stats.percentile([r * 1000 for r in rtts], 95),
+            "errors": len(probe_errors),
         },
         "per_address_limit": PER_ADDRESS,
     }
@@ -85,7 +76,6 @@ def run_flood(workdir: Path) -> dict[str, Any]:
     """Start a server with the abuse limits on, flood it, and measure the other tabs."""
     protocol = app_protocol()  # computed outside any event loop
     folder = workdir / "flood"
-    folder.mkdir(parents=True, exist_ok=True)
     with (
         sqlite_database(folder) as url,
         running_server(

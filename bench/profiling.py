@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.harness.server import stop_process
 
 
 @contextlib.contextmanager
@@ -30,12 +33,7 @@ def pyspy_record(pid: int, out_dir: Path | None, name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        process.send_signal(2)  # SIGINT: py-spy writes its output and exits
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, signal.SIGINT, 30, group=False)  # py-spy writes its output and exits
 
 
 # Leaf frames of threads that wait (py-spy's idle detection lets some through): not CPU.
@@ -43,10 +41,7 @@ _WAITING = ("EpollSelector.select (", "Condition.wait (", "_worker (concurrent/f
 
 
 def top_frames(collapsed: Path, limit: int = 25) -> dict[str, list[tuple[str, float]]]:
-    """From py-spy's collapsed stacks: the functions most often on the stack (inclusive) and on top (self).
-
-    Percentages are of the busy samples: stacks that end in a wait are left out.
-    """
+    """The functions most often on py-spy's stacks (inclusive) and on top (self), in % of busy samples."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0

@@ -34,199 +34,137 @@ def _met(ok: bool | None) -> str:
     return "—" if ok is None else ("yes" if ok else "NO")
 
 
+def _row(
+    figure: str, value: str, target: str = "", met: bool | None = None, raw: Any = None
+) -> dict[str, Any]:
+    """One line of the table; raw is the figure's number, kept in the JSON."""
+    return {"figure": figure, "value": value, "target": target, "met": met, "value_raw": raw}
+
+
+def _database_rows(db: str, figures: dict[str, Any], bound: float) -> list[dict[str, Any]]:
+    """One database's rows: websocket signups against the bound, efficiency, fairness, the JSON route."""
+    if "skipped" in figures:
+        return [{**_row(f"{db}: all figures", "skipped"), "reason": figures["skipped"]}]
+    rows = []
+    signups = figures["websocket_signups"]
+    for level, f in signups.items():
+        share = stats.share_of(f["signup_per_s"], bound)
+        value = f"{_fmt(f['signup_per_s'])} ({_fmt(100 * share, 0)}% of bound)"
+        target = "" if level == "1" else f"≥ {BOUND_SHARE_MIN:.0%} of bound"
+        met = None if level == "1" else share >= BOUND_SHARE_MIN
+        rows.append(_row(f"{db}: websocket signups/s @{level}", value, target, met, f["signup_per_s"]))
+    for level, f in signups.items():
+        value = f"{_fmt(f['server_cpu_ms_per_signup'], 2)} → {_fmt(f['efficiency'], 2)}"
+        figure, met = f"{db}: server CPU ms/signup @{level} → efficiency", f["efficiency"] >= EFFICIENCY_MIN
+        rows.append(_row(figure, value, f"≥ {EFFICIENCY_MIN}", met, f["efficiency"]))
+    top = signups[str(max(int(level) for level in signups))]
+    split = top["worker_cpu_ms_per_signup_by_thread"]
+    figure = (
+        f"{db}: worker CPU ms/signup @{top['concurrency']}: hash pool / worker threads / event loop / Granian"
+    )
+    groups = ("hash_pool", "worker_threads", "event_loop", "granian")
+    rows.append(_row(figure, " / ".join(_fmt(split.get(g, 0.0), 1) for g in groups), raw=split))
+    fairness = figures["fairness"]
+    fair = fairness["cheap_event"]
+    figure = f"{db}: cheap event p50 / p99 while {fairness['signup_clients']} clients sign up, ms"
+    met = fair["p99_ms"] <= FAIRNESS_P99_MAX_MS and not fair["errors"]
+    value = f"{_fmt(fair['p50_ms'], 2)} / {_fmt(fair['p99_ms'], 2)}"
+    rows.append(_row(figure, value, f"p99 ≤ {FAIRNESS_P99_MAX_MS:.0f}", met, fair["p99_ms"]))
+    for level, f in figures["json_signups"].items():
+        ws = signups[level]
+        value = (
+            f"{_fmt(f['signup_per_s'])} ({_fmt(ws['signup_per_s'])}), "
+            f"{_fmt(f['server_cpu_ms_per_signup'], 2)} ({_fmt(ws['server_cpu_ms_per_signup'], 2)})"
+        )
+        figure = f"{db}: JSON route signups/s @{level} (websocket), CPU ms/signup"
+        rows.append(_row(figure, value, raw=f["signup_per_s"]))
+    return rows
+
+
 def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The table: one row per figure, with its target and whether it is met (None: no target)."""
-    rows: list[dict[str, Any]] = []
-
-    def row(figure: str, value: str, target: str = "", met: bool | None = None, **data: Any) -> None:
-        rows.append({"figure": figure, "value": value, "target": target, "met": met, **data})
-
-    hash_ms = results["hash"]["cpu_ms"]
-    bound = results["bound"]
-    row("argon2id hash, CPU ms (in-process)", _fmt(hash_ms, 2), value_raw=hash_ms)
-    row(
-        "  the same with every core hashing at once, CPU ms",
-        _fmt(results["hash"]["cpu_ms_all_cores_hashing"], 2),
-        value_raw=results["hash"]["cpu_ms_all_cores_hashing"],
-    )
-    row(
-        f"bound: {bound['cores']} cores ÷ hash CPU, signups/s",
-        _fmt(bound["signups_per_s"]),
-        value_raw=bound["signups_per_s"],
-    )
+    hashing, bound = results["hash"], results["bound"]
+    all_cores, per_s = hashing["cpu_ms_all_cores_hashing"], bound["signups_per_s"]
+    rows = [
+        _row("argon2id hash, CPU ms (in-process)", _fmt(hashing["cpu_ms"], 2), raw=hashing["cpu_ms"]),
+        _row("  the same with every core hashing at once, CPU ms", _fmt(all_cores, 2), raw=all_cores),
+        _row(f"bound: {bound['cores']} cores ÷ hash CPU, signups/s", _fmt(per_s), raw=per_s),
+    ]
     for db, figures in results["databases"].items():
-        if "skipped" in figures:
-            row(f"{db}: all figures", "skipped", met=None, reason=figures["skipped"])
-            continue
-        for level, f in figures["websocket_signups"].items():
-            share = stats.share_of(f["signup_per_s"], bound["signups_per_s"])
-            target = "" if level == "1" else f"≥ {BOUND_SHARE_MIN:.0%} of bound"
-            met = None if level == "1" else share >= BOUND_SHARE_MIN
-            row(
-                f"{db}: websocket signups/s @{level}",
-                f"{_fmt(f['signup_per_s'])} ({_fmt(100 * share, 0)}% of bound)",
-                target,
-                met,
-                value_raw=f["signup_per_s"],
-            )
-        for level, f in figures["websocket_signups"].items():
-            row(
-                f"{db}: server CPU ms/signup @{level} → efficiency",
-                f"{_fmt(f['server_cpu_ms_per_signup'], 2)} → {_fmt(f['efficiency'], 2)}",
-                f"≥ {EFFICIENCY_MIN}",
-                f["efficiency"] >= EFFICIENCY_MIN,
-                value_raw=f["efficiency"],
-            )
-        top = figures["websocket_signups"][str(max(int(level) for level in figures["websocket_signups"]))]
-        split = top["worker_cpu_ms_per_signup_by_thread"]
-        row(
-            f"{db}: worker CPU ms/signup @{top['concurrency']}: hash pool / worker threads / event loop / Granian",
-            " / ".join(
-                _fmt(split.get(g, 0.0), 1) for g in ("hash_pool", "worker_threads", "event_loop", "granian")
-            ),
-            value_raw=split,
-        )
-        fair = figures["fairness"]["cheap_event"]
-        row(
-            f"{db}: cheap event p50 / p99 while {figures['fairness']['signup_clients']} clients sign up, ms",
-            f"{_fmt(fair['p50_ms'], 2)} / {_fmt(fair['p99_ms'], 2)}",
-            f"p99 ≤ {FAIRNESS_P99_MAX_MS:.0f}",
-            fair["p99_ms"] <= FAIRNESS_P99_MAX_MS and not fair["errors"],
-            value_raw=fair["p99_ms"],
-        )
-        for level, f in figures["json_signups"].items():
-            ws = figures["websocket_signups"][level]
-            row(
-                f"{db}: JSON route signups/s @{level} (websocket), CPU ms/signup",
-                f"{_fmt(f['signup_per_s'])} ({_fmt(ws['signup_per_s'])}), "
-                f"{_fmt(f['server_cpu_ms_per_signup'], 2)} ({_fmt(ws['server_cpu_ms_per_signup'], 2)})",
-                value_raw=f["signup_per_s"],
-            )
-    trivial = results.get("trivial_events")
-    if trivial:
+        rows += _database_rows(db, figures, per_s)
+    if trivial := results.get("trivial_events"):
         one = trivial["concurrency_1"]
         many = next(v for k, v in trivial.items() if k != "concurrency_1")
-        row(
-            "trivial event round trip p50 / p99 @1, ms",
-            f"{_fmt(one['p50_ms'], 2)} / {_fmt(one['p99_ms'], 2)}",
-            f"p50 ≤ {TRIVIAL_P50_MAX_MS:.0f}",
-            one["p50_ms"] <= TRIVIAL_P50_MAX_MS,
-            value_raw=one["p50_ms"],
-        )
-        row(
-            f"trivial events/s, one worker (@{many['concurrency']}; server CPU ms/event)",
-            f"{_fmt(many['event_per_s'], 0)} ({_fmt(many['server_cpu_ms_per_event'], 3)})",
-            f"≥ {TRIVIAL_EVENTS_PER_S_MIN:,.0f}",
-            many["event_per_s"] >= TRIVIAL_EVENTS_PER_S_MIN,
-            value_raw=many["event_per_s"],
-        )
-    idle = results.get("idle_clients")
-    if idle:
+        value = f"{_fmt(one['p50_ms'], 2)} / {_fmt(one['p99_ms'], 2)}"
+        target, met = f"p50 ≤ {TRIVIAL_P50_MAX_MS:.0f}", one["p50_ms"] <= TRIVIAL_P50_MAX_MS
+        rows.append(_row("trivial event round trip p50 / p99 @1, ms", value, target, met, one["p50_ms"]))
+        figure = f"trivial events/s, one worker (@{many['concurrency']}; server CPU ms/event)"
+        value = f"{_fmt(many['event_per_s'], 0)} ({_fmt(many['server_cpu_ms_per_event'], 3)})"
+        met = many["event_per_s"] >= TRIVIAL_EVENTS_PER_S_MIN
+        rows.append(_row(figure, value, f"≥ {TRIVIAL_EVENTS_PER_S_MIN:,.0f}", met, many["event_per_s"]))
+    if idle := results.get("idle_clients"):
         memory = idle["memory"]
-        row(
-            f"server memory per idle client (RSS over {memory['clients']}), KB",
-            _fmt(memory["kb_per_client"]),
-            f"≤ {IDLE_KB_MAX:.0f}",
-            memory["kb_per_client"] <= IDLE_KB_MAX,
-            value_raw=memory["kb_per_client"],
-        )
-        bare = idle.get("bare_granian")
-        if bare:
-            row(
-                "  of which Granian alone holds (bare ASGI websocket), KB",
-                _fmt(bare["kb_per_client"]),
-                value_raw=bare["kb_per_client"],
-            )
-        after = idle.get("idle_after")
-        if after:
-            row(
-                f"server CPU with no tab open, {after['state_files']:,} saved tab states on disk, cores",
-                _fmt(after["server_cpu_cores_busy"], 3),
-                value_raw=after["server_cpu_cores_busy"],
-            )
+        figure = f"server memory per idle client (RSS over {memory['clients']}), KB"
+        kb = memory["kb_per_client"]
+        rows.append(_row(figure, _fmt(kb), f"≤ {IDLE_KB_MAX:.0f}", kb <= IDLE_KB_MAX, kb))
+        if bare := idle.get("bare_granian"):
+            figure = "  of which Granian alone holds (bare ASGI websocket), KB"
+            rows.append(_row(figure, _fmt(bare["kb_per_client"]), raw=bare["kb_per_client"]))
+        if after := idle.get("idle_after"):
+            figure = f"server CPU with no tab open, {after['state_files']:,} saved tab states on disk, cores"
+            cores = after["server_cpu_cores_busy"]
+            rows.append(_row(figure, _fmt(cores, 3), raw=cores))
         last = idle["held"][-1] if idle["held"] else {}
-        row(
-            "connections held with cheap-event p99 < 100 ms (p99 at the last step)",
-            f"{idle['max_held_with_p99_under_100ms']:,} ({_fmt(last.get('cheap_event', {}).get('p99_ms'), 2)} ms)",
-            f"{CONNECTIONS_TARGET:,}",
-            idle["max_held_with_p99_under_100ms"] >= CONNECTIONS_TARGET,
-            value_raw=idle["max_held_with_p99_under_100ms"],
+        held = idle["max_held_with_p99_under_100ms"]
+        figure = "connections held with cheap-event p99 < 100 ms (p99 at the last step)"
+        value = f"{held:,} ({_fmt(last.get('cheap_event', {}).get('p99_ms'), 2)} ms)"
+        rows.append(_row(figure, value, f"{CONNECTIONS_TARGET:,}", held >= CONNECTIONS_TARGET, held))
+    if weight := results.get("page_weight"):
+        figure = f"JavaScript for the signup page ({weight['files']} files), KB raw / gzip -9"
+        value = f"{_fmt(weight['raw_bytes'] / 1024)} / {_fmt(weight['gzip9_bytes'] / 1024)}"
+        met = weight["gzip9_bytes"] / 1024 <= JS_GZIP_MAX_KB
+        rows.append(_row(figure, value, f"gzip ≤ {JS_GZIP_MAX_KB:.0f}", met, weight["gzip9_bytes"]))
+    rows += overload_rows(results.get("overload"))
+    if flood := results.get("flood"):
+        others, outcomes = flood["others_cheap_event"], flood["outcomes"]
+        figure = (
+            f"flood: {flood['submits']:,} submits for one email from one address in "
+            f"{_fmt(flood['flood_s'], 2)} s (created / taken / throttled): other tabs' cheap event p95, ms"
         )
-    weight = results.get("page_weight")
-    if weight:
-        row(
-            f"JavaScript for the signup page ({weight['files']} files), KB raw / gzip -9",
-            f"{_fmt(weight['raw_bytes'] / 1024)} / {_fmt(weight['gzip9_bytes'] / 1024)}",
-            f"gzip ≤ {JS_GZIP_MAX_KB:.0f}",
-            weight["gzip9_bytes"] / 1024 <= JS_GZIP_MAX_KB,
-            value_raw=weight["gzip9_bytes"],
-        )
-    rows.extend(overload_rows(results.get("overload")))
-    flood = results.get("flood")
-    if flood:
-        others = flood["others_cheap_event"]
-        row(
-            f"flood: {flood['submits']:,} submits for one email from one address in {_fmt(flood['flood_s'], 2)} s"
-            " (created / taken / throttled): other tabs' cheap event p95, ms",
-            f"{_fmt(others['p95_ms'], 2)} ({flood['outcomes']['created']} / {flood['outcomes']['taken']}"
-            f" / {flood['outcomes']['throttled']})",
-            f"p95 < {FLOOD_P95_MAX_MS:.0f}",
-            others["p95_ms"] < FLOOD_P95_MAX_MS,
-            value_raw=others["p95_ms"],
-        )
-    nojs = results.get("no_js_form")
-    if nojs:
-        row(
-            "form works without JavaScript (plain POST /signup)",
-            f"{nojs['post_status']} → {nojs['post_location']}",
-            "303",
-            nojs["works"],
-            value_raw=nojs["works"],
-        )
+        counts = " / ".join(str(outcomes[kind]) for kind in ("created", "taken", "throttled"))
+        value = f"{_fmt(others['p95_ms'], 2)} ({counts})"
+        met = others["p95_ms"] < FLOOD_P95_MAX_MS
+        rows.append(_row(figure, value, f"p95 < {FLOOD_P95_MAX_MS:.0f}", met, others["p95_ms"]))
+    if nojs := results.get("no_js_form"):
+        figure = "form works without JavaScript (plain POST /signup)"
+        value = f"{nojs['post_status']} → {nojs['post_location']}"
+        rows.append(_row(figure, value, "303", nojs["works"], nojs["works"]))
     return rows
 
 
 def overload_rows(overload: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The overload phase's rows: per transport, the latency of each answer and the other tabs' p99."""
     rows: list[dict[str, Any]] = []
-    if not overload:
-        return rows
     for transport in ("websocket", "json"):
-        f = overload.get(transport)
-        if not f:
+        if not (f := (overload or {}).get(transport)):
             continue
-        answers = f["answers"]
+        answers, created, busy = f["answers"], f["created_latency"], f["busy_latency"]
         label = f"overload, {transport}: {overload['bursts']} × {overload['clients']} signups at once"
-        rows.append(
-            {
-                "figure": f"{label} (created / busy / other): created p99, busy p50 / p99, ms",
-                "value": f"{_fmt(f['created_latency']['p99_ms'])}, {_fmt(f['busy_latency']['p50_ms'], 2)}"
-                f" / {_fmt(f['busy_latency']['p99_ms'], 2)} ({answers['created']} / {answers['busy']}"
-                f" / {answers['other']})",
-                "target": "every submit answered",
-                "met": answers["other"] == 0,
-                "value_raw": f["created_latency"]["p99_ms"],
-            }
+        value = (
+            f"{_fmt(created['p99_ms'])}, {_fmt(busy['p50_ms'], 2)} / {_fmt(busy['p99_ms'], 2)}"
+            f" ({answers['created']} / {answers['busy']} / {answers['other']})"
         )
+        figure = f"{label} (created / busy / other): created p99, busy p50 / p99, ms"
+        rows.append(_row(figure, value, "every submit answered", answers["other"] == 0, created["p99_ms"]))
+        cpu = f["server_cpu_ms_per_answer"]
+        value = f"{_fmt(cpu, 2)} ({_fmt(f['other_processes_cores_busy'], 2)})"
         rows.append(
-            {
-                "figure": "  server CPU ms per answer (other programs' load meanwhile, cores)",
-                "value": f"{_fmt(f['server_cpu_ms_per_answer'], 2)} ({_fmt(f['other_processes_cores_busy'], 2)})",
-                "target": "",
-                "met": None,
-                "value_raw": f["server_cpu_ms_per_answer"],
-            }
+            _row("  server CPU ms per answer (other programs' load meanwhile, cores)", value, raw=cpu)
         )
         others = f["others_cheap_event"]
-        rows.append(
-            {
-                "figure": "  other tabs' cheap event p50 / p99 meanwhile, ms",
-                "value": f"{_fmt(others['p50_ms'], 2)} / {_fmt(others['p99_ms'], 2)}",
-                "target": "answered",
-                "met": not others["errors"],
-                "value_raw": others["p99_ms"],
-            }
-        )
+        value = f"{_fmt(others['p50_ms'], 2)} / {_fmt(others['p99_ms'], 2)}"
+        figure = "  other tabs' cheap event p50 / p99 meanwhile, ms"
+        rows.append(_row(figure, value, "answered", not others["errors"], others["p99_ms"]))
     return rows
 
 
@@ -254,8 +192,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     headers = ("figure", "value", "target", "met?")
     cells = [(r["figure"], r["value"], r["target"], _met(r["met"])) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    print(line)
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for c in cells:
         print("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))

@@ -1,16 +1,15 @@
 """The signup benchmark: `python -m bench` (or `python bench/run.py`), `--quick` for a short run.
 
-Starts the app in production mode (`reflex run --env prod --single-port`) on SQLite and, when
-it is reachable, on a throwaway PostgreSQL database; drives it over loopback with simulated
-browsers speaking Reflex's websocket protocol, and with plain HTTP for the JSON route and the
-no-JavaScript form; stops everything it started. Prints a table of figure / value / target /
-met? and writes every figure to bench/results/latest.json.
+The production server on SQLite and (when reachable) PostgreSQL, driven over loopback by simulated
+browsers and plain HTTP; prints figure / value / target / met? and writes bench/results/latest.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import platform
@@ -20,7 +19,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,11 +38,12 @@ from bench.report import WHY_CORES, build_rows, other_load, overload_rows, print
 from bench.server import postgresql_database, running_server, sqlite_database
 from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server
-from tests.harness.services import DatabaseUnavailableError, count_accounts
+from tests.harness.services import DatabaseUnavailableError
+from tests.harness.wire import Accounts
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-# A closed-loop signup scenario: (server, concurrency, *, ramp_s, window_s, max_count, measure_db).
-Scenario = Callable[..., Awaitable[dict[str, Any]]]
+DEFAULT_STATE_MANAGER = "disk (Reflex's default without Redis)"
+Scenario = Callable[..., Awaitable[dict[str, Any]]]  # (server, concurrency, *, ramp_s, window_s, ...)
 
 
 @dataclass(frozen=True)
@@ -172,20 +172,19 @@ async def run_database(
             measure_db=measure_db,
         )
     await signups_at_each_level(scenarios.json_signups, "json_signups", "JSON route", None)
-    result["accounts_created"] = count_accounts(server.db_url)
+    with Accounts.of(server.db_url) as accounts:
+        result["accounts_created"] = accounts.count()
     return result
 
 
 async def run_connections(server: Server, plan: Plan, profile_dir: Path | None) -> dict[str, Any]:
-    """The figures that do not depend on the database, on a server of their own (SQLite).
+    """The figures that do not depend on the database, on a fresh server of their own (SQLite).
 
-    Its own server, fresh: the idle-tab memory is read from a heap that earlier phases have
-    not grown, and the thousands of tabs it leaves behind (Reflex keeps each tab's state for
-    an hour) do not weigh on the signup figures.
+    Fresh: no earlier phase has grown its heap, and its thousands of saved tabs weigh on no signup figure.
     """
     result: dict[str, Any] = {}
     log("page weight and the form without JavaScript")
-    result["page_weight"] = page_weight.javascript_weight(server.web_dir / "build" / "client")
+    result["page_weight"] = page_weight.javascript_weight(server.workdir / ".web" / "build" / "client")
     result["no_js_form"] = await page_weight.form_without_javascript(
         server.url, f"bench-nojs-{os.getpid()}-{time.time_ns()}@example.com", "quiet harbor lantern velvet"
     )
@@ -212,67 +211,38 @@ async def run_connections(server: Server, plan: Plan, profile_dir: Path | None) 
     return result
 
 
-def server_info(server: Server, started: float) -> dict[str, Any]:
-    return {
-        "start_s": time.perf_counter() - started,
-        "processes": len(server.pids()),
-        "workers": len(server.worker_pids()),
-        "cores": server.cores(),
-        "state_manager": os.environ.get("REFLEX_STATE_MANAGER_MODE", "disk (Reflex's default without Redis)"),
-    }
-
-
-def run_signups_on(
-    name: str, db_url: str, workdir: Path, plan: Plan, profile_dir: Path | None, hash_cpu_ms: float
+def run_on_server(
+    name: str, db_url: str, folder: Path, measure: Callable[[Server], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
+    """Start a production server of its own in folder, measure it, stop it; its start under "server"."""
     log(f"{name}: starting the production server")
     started = time.perf_counter()
-    with running_server(db_url, workdir / name) as server:
-        info = server_info(server, started)
-        figures = asyncio.run(run_database(name, server, plan, profile_dir, hash_cpu_ms))
-    figures["server"] = info
-    return figures
-
-
-def run_connections_on(workdir: Path, plan: Plan, profile_dir: Path | None) -> dict[str, Any]:
-    folder = workdir / "connections"
-    folder.mkdir(parents=True, exist_ok=True)
-    with sqlite_database(folder) as url:
-        log("connections: starting the production server")
-        started = time.perf_counter()
-        with running_server(url, folder) as server:
-            info = server_info(server, started)
-            figures = asyncio.run(run_connections(server, plan, profile_dir))
-    figures["server"] = info
-    return figures
-
-
-# --- Main ----------------------------------------------------------------------------------------------
+    with running_server(db_url, folder) as server:
+        info = {
+            "start_s": time.perf_counter() - started,
+            "processes": len(server.pids()),
+            "workers": len(server.worker_pids()),
+            "cores": server.cores(),
+            "state_manager": os.environ.get("REFLEX_STATE_MANAGER_MODE", DEFAULT_STATE_MANAGER),
+        }
+        figures = asyncio.run(measure(server))
+    return {**figures, "server": info}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short windows and fewer connections (~2 min)")
-    parser.add_argument(
-        "--databases",
-        default="sqlite,postgresql",
-        help="comma-separated: sqlite, postgresql (PostgreSQL is skipped when unreachable)",
-    )
-    parser.add_argument(
-        "--output", type=Path, default=RESULTS_DIR / "latest.json", help="where to write JSON"
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="sample the server worker with py-spy in the heaviest phases (figures are then perturbed)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the servers' folders (logs, builds)")
-    parser.add_argument(
-        "--only",
-        choices=["overload"],
-        help="run only this phase, on its own server (overload: 200 signups at once, default hash bound)",
-    )
-    return parser.parse_args(argv)
+    add = parser.add_argument
+    add("--quick", action="store_true", help="short windows and fewer connections (~2 min)")
+    add("--databases", default="sqlite,postgresql", help="sqlite, postgresql (skipped when unreachable)")
+    add("--output", type=Path, default=RESULTS_DIR / "latest.json", help="where to write JSON")
+    add("--profile", action="store_true", help="py-spy the worker in the heaviest phases (perturbs figures)")
+    add("--keep", action="store_true", help="keep the servers' folders (logs, builds)")
+    add("--only", choices=["overload"], help="run only this phase (200 signups at once, default hash bound)")
+    args = parser.parse_args(argv)
+    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    if "sqlite" not in args.databases or set(args.databases) - {"sqlite", "postgresql"}:
+        parser.error("--databases must include sqlite, and may add postgresql")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,49 +256,53 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+@contextlib.contextmanager
+def servers_folder(keep: bool) -> Iterator[Path]:
+    """A temporary folder for the servers (their databases, builds and logs), removed unless kept."""
+    workdir = Path(tempfile.mkdtemp(prefix="signup-bench-"))
+    try:
+        yield workdir
+    finally:
+        if keep:
+            log(f"servers' folders kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def meta(started: float, **more: Any) -> dict[str, Any]:
+    started_at = datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
+    return {"started": started_at, **more, "python": platform.python_version(), "cpus": os.cpu_count()}
+
+
+def report(
+    args: argparse.Namespace, results: dict[str, Any], rows: list[dict[str, Any]], note: str = ""
+) -> int:
+    """Write every figure (and the table) to args.output, print the table, the note and where it went."""
+    results["table"] = rows
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print_table(rows)
+    if note:
+        print(note)
+    print(f"written: {args.output} ({results['meta']['duration_s']:.0f} s)")
+    return 0
+
+
 def run_only_overload(args: argparse.Namespace) -> int:
     """`--only overload`: the overload phase alone, on its own server."""
     started = time.time()
     raise_open_files_limit(4096)
-    workdir = Path(tempfile.mkdtemp(prefix="signup-bench-"))
-    try:
+    with servers_folder(args.keep) as workdir:
         log(f"overload: {OVERLOAD_BURSTS} bursts of 200 signups at once, default hash bound")
         overload = run_overload(workdir)
-    finally:
-        if args.keep:
-            log(f"servers' folders kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    rows = overload_rows(overload)
-    results = {
-        "meta": {
-            "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
-            "only": "overload",
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "duration_s": time.time() - started,
-        },
-        "overload": overload,
-        "table": rows,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print_table(rows)
-    print(f"written: {args.output} ({results['meta']['duration_s']:.0f} s)")
-    return 0
+    results = {"meta": meta(started, only="overload", duration_s=time.time() - started), "overload": overload}
+    return report(args, results, overload_rows(overload))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.only == "overload":
         return run_only_overload(args)
     plan = QUICK if args.quick else FULL
-    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
-    unknown = set(databases) - {"sqlite", "postgresql"}
-    if unknown or "sqlite" not in databases:
-        print(
-            f"--databases must include sqlite, and may add postgresql (got {args.databases})", file=sys.stderr
-        )
-        return 2
     started = time.time()
     limits = raise_open_files_limit(2 * max(plan.idle_steps) + 1024)
     profile_dir = args.output.parent / "profiles" if args.profile else None
@@ -336,15 +310,12 @@ def run(args: argparse.Namespace) -> int:
 
     log("hash CPU, in-process")
     hash_figures = measure_hash_cpu_ms(plan.hash_runs)
+    hash_ms = hash_figures["cpu_ms"]
     app_protocol()  # compile the client's view of the app once, before any window
 
     results: dict[str, Any] = {
         "meta": {
-            "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
-            "quick": args.quick,
-            "profiled": args.profile,
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
+            **meta(started, quick=args.quick, profiled=args.profile),
             "open_files_limit": limits,
             "cheap_event": "set_is_hydrated(True) on Reflex's on-load state: the last event of the chain the "
             "page runs on each navigation; on a hydrated tab it changes nothing and answers with is_hydrated",
@@ -353,10 +324,12 @@ def run(args: argparse.Namespace) -> int:
         "hash": hash_figures,
         "databases": {},
     }
-    workdir = Path(tempfile.mkdtemp(prefix="signup-bench-"))
-    cores = None
-    try:
-        connections = run_connections_on(workdir, plan, profile_dir)
+    with servers_folder(args.keep) as workdir:
+        folder = workdir / "connections"
+        with sqlite_database(folder) as url:
+            connections = run_on_server(
+                "connections", url, folder, lambda s: run_connections(s, plan, profile_dir)
+            )
         results["connections_server"] = connections.pop("server")
         results.update(connections)
         cores = results["connections_server"]["cores"]
@@ -364,46 +337,33 @@ def run(args: argparse.Namespace) -> int:
         results["flood"] = run_flood(workdir)
         log(f"overload: {OVERLOAD_BURSTS} bursts of 200 signups at once, default hash bound")
         results["overload"] = run_overload(workdir, OVERLOAD_BURSTS)
-        for name in databases:
+        for name in args.databases:
+            database = sqlite_database(workdir / name) if name == "sqlite" else postgresql_database()
+            measure = functools.partial(
+                run_database, name, plan=plan, profile_dir=profile_dir, hash_cpu_ms=hash_ms
+            )
             try:
-                if name == "sqlite":
-                    (workdir / name).mkdir(parents=True, exist_ok=True)
-                    database = sqlite_database(workdir / name)
-                else:
-                    database = postgresql_database()
                 with database as url:
-                    figures = run_signups_on(name, url, workdir, plan, profile_dir, hash_figures["cpu_ms"])
-                results["databases"][name] = figures
+                    results["databases"][name] = run_on_server(name, url, workdir / name, measure)
             except DatabaseUnavailableError as exc:
                 log(f"{name}: skipped, not reachable ({exc})")
                 results["databases"][name] = {"skipped": f"not reachable: {exc}"}
-    finally:
-        if args.keep:
-            log(f"servers' folders kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     results["bound"] = {
         "cores": cores,
         "why": WHY_CORES,
-        "signups_per_s": stats.hash_bound_per_s(cores, hash_figures["cpu_ms"]),
+        "signups_per_s": stats.hash_bound_per_s(cores, hash_ms),
     }
     results["meta"]["duration_s"] = time.time() - started
     if profile_dir is not None and profile_dir.is_dir():
         results["profiles"] = {p.stem: top_frames(p) for p in sorted(profile_dir.glob("*.txt"))}
-    results["meta"]["other_programs_load"] = other_load(results)
-    rows = build_rows(results)
-    results["table"] = rows
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print_table(rows)
-    load = results["meta"]["other_programs_load"]
-    print(
-        f"\nOther programs kept {load['mean_cores']:.2f} cores busy on average (at most {load['max_cores']:.2f})"
-        f" during the {load['windows']} measured windows; throughput figures count on the whole machine."
+    load = results["meta"]["other_programs_load"] = other_load(results)
+    note = (
+        f"\nOther programs kept {load['mean_cores']:.2f} cores busy on average (at most "
+        f"{load['max_cores']:.2f}) during the {load['windows']} measured windows; throughput figures count "
+        "on the whole machine."
     )
-    print(f"written: {args.output} ({results['meta']['duration_s']:.0f} s)")
-    return 0
+    return report(args, results, build_rows(results), note)
 
 
 if __name__ == "__main__":

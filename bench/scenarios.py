@@ -7,11 +7,9 @@ import contextlib
 import itertools
 import json
 import random
-import resource
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -52,64 +50,6 @@ def client_session(limit: int = 0) -> aiohttp.ClientSession:
     )
 
 
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-@dataclass
-class Window:
-    """What happened in one measured window of a closed-loop load."""
-
-    concurrency: int
-    seconds: float
-    completed: int
-    errors: int
-    server_cpu_s: float
-    client_cpu_s: float
-    db_cpu_s: float | None
-    machine_cpu_s: float
-    latencies_s: list[float] = field(default_factory=list)
-    first_error: str | None = None
-    others_before_cores: float | None = None
-    worker_threads_cpu_s: dict[str, float] = field(default_factory=dict)
-    processes_cpu_s: dict[str, float] = field(default_factory=dict)
-
-    def summary(self, per: str) -> dict[str, Any]:
-        """The window as figures: per-second rate, CPU per item, latency percentiles."""
-        lat = stats.latency_summary_ms(self.latencies_s)
-        figures = {
-            "concurrency": self.concurrency,
-            "window_s": round(self.seconds, 3),
-            "completed": self.completed,
-            "errors": self.errors,
-            f"{per}_per_s": stats.rate(self.completed, self.seconds),
-            f"server_cpu_ms_per_{per}": stats.per_item_ms(self.server_cpu_s, self.completed),
-            "server_cpu_cores_busy": self.server_cpu_s / self.seconds,
-            f"bench_client_cpu_ms_per_{per}": stats.per_item_ms(self.client_cpu_s, self.completed),
-            "latency_p50_ms": lat["p50_ms"],
-            "latency_p99_ms": lat["p99_ms"],
-        }
-        if self.db_cpu_s is not None:
-            figures[f"postgres_cpu_ms_per_{per}"] = stats.per_item_ms(self.db_cpu_s, self.completed)
-        # CPU the rest of the machine used meanwhile: other programs competing for the same cores.
-        others = self.machine_cpu_s - self.server_cpu_s - self.client_cpu_s - (self.db_cpu_s or 0)
-        figures["other_processes_cores_busy"] = max(others, 0.0) / self.seconds
-        if self.others_before_cores is not None:
-            figures["other_processes_cores_busy_before"] = self.others_before_cores
-        # Each process of the server's tree (with its reaped children's time).
-        figures[f"server_cpu_ms_per_{per}_by_process"] = {
-            name: stats.per_item_ms(seconds, self.completed) for name, seconds in self.processes_cpu_s.items()
-        }
-        figures[f"worker_cpu_ms_per_{per}_by_thread"] = {
-            group: stats.per_item_ms(seconds, self.completed)
-            for group, seconds in self.worker_threads_cpu_s.items()
-        }
-        if self.first_error:
-            figures["first_error"] = self.first_error
-        return figures
-
-
 async def closed_loop(
     server: Server,
     concurrency: int,
@@ -120,13 +60,12 @@ async def closed_loop(
     max_count: int,
     measure_db: bool = False,
     during: Callable[[], Awaitable[None]] | None = None,
-) -> Window:
-    """`concurrency` clients each repeating `operation` back to back; measured in steady state.
+    per: str = "signup",
+) -> dict[str, Any]:
+    """`concurrency` clients each repeating `operation` back to back, measured after a ramp.
 
-    After a ramp, the window opens: the server's CPU (its whole process tree), the benchmark's
-    own CPU and the completions are read at both ends of it. It closes after window_s or
-    max_count completions, whichever comes first; then the clients stop and in-flight
-    operations finish. `during` runs alongside the window (other clients' traffic).
+    The window closes after window_s or max_count completions; `during` runs alongside it. Its figures:
+    rate, CPU per `per` (server, its processes, its worker's threads, PostgreSQL, bench), latencies.
     """
     stop = asyncio.Event()
     enough = asyncio.Event()  # max_count completions inside the window
@@ -156,7 +95,7 @@ async def closed_loop(
         await asyncio.sleep(ramp_s)
         threads0 = thread_cpu_by_group(worker)
         procs0 = {pid: cpu_seconds([pid]) for pid in pids}
-        t0, cpu0, own0 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
+        t0, cpu0, own0 = time.perf_counter(), cpu_seconds(pids), time.process_time()
         db0 = cpu_seconds(postgres_pids()) if measure_db else 0.0
         machine0 = machine_busy_seconds()
         count0, errors0 = len(finished), len(errors)
@@ -164,7 +103,7 @@ async def closed_loop(
             side = asyncio.create_task(during())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(enough.wait(), window_s)
-        t1, cpu1, own1 = time.perf_counter(), cpu_seconds(pids), _own_cpu_seconds()
+        t1, cpu1, own1 = time.perf_counter(), cpu_seconds(pids), time.process_time()
         threads1 = thread_cpu_by_group(worker)
         procs1 = {pid: cpu_seconds([pid]) for pid in pids}
         db1 = cpu_seconds(postgres_pids()) if measure_db else 0.0
@@ -175,55 +114,66 @@ async def closed_loop(
         if side is not None:
             side.cancel()
         await asyncio.wait_for(asyncio.gather(*clients, side or asyncio.sleep(0), return_exceptions=True), 60)
-    return Window(
-        concurrency=concurrency,
-        seconds=t1 - t0,
-        completed=count1 - count0,
-        errors=errors1 - errors0,
-        server_cpu_s=cpu1 - cpu0,
-        client_cpu_s=own1 - own0,
-        db_cpu_s=(db1 - db0) if measure_db else None,
-        machine_cpu_s=machine1 - machine0,
-        latencies_s=[end - start for start, end in finished[count0:count1]],
-        first_error=errors[0] if errors else None,
-        others_before_cores=others_before,
-        worker_threads_cpu_s={group: threads1[group] - threads0.get(group, 0.0) for group in threads1},
-        processes_cpu_s={
-            ("worker" if pid == worker else f"pid {pid}"): procs1[pid] - procs0[pid] for pid in procs0
-        },
-    )
+    completed, seconds = count1 - count0, t1 - t0
+    server_cpu, own_cpu, db_cpu = cpu1 - cpu0, own1 - own0, db1 - db0
+    latency = stats.latency_summary_ms([end - start for start, end in finished[count0:count1]])
+    figures = {
+        "concurrency": concurrency,
+        "window_s": round(seconds, 3),
+        "completed": completed,
+        "errors": errors1 - errors0,
+        f"{per}_per_s": stats.rate(completed, seconds),
+        f"server_cpu_ms_per_{per}": stats.per_item_ms(server_cpu, completed),
+        "server_cpu_cores_busy": server_cpu / seconds,
+        f"bench_client_cpu_ms_per_{per}": stats.per_item_ms(own_cpu, completed),
+        "latency_p50_ms": latency["p50_ms"],
+        "latency_p99_ms": latency["p99_ms"],
+    }
+    if measure_db:
+        figures[f"postgres_cpu_ms_per_{per}"] = stats.per_item_ms(db_cpu, completed)
+    # CPU the rest of the machine used meanwhile: other programs competing for the same cores.
+    others = machine1 - machine0 - server_cpu - own_cpu - db_cpu
+    figures["other_processes_cores_busy"] = max(others, 0.0) / seconds
+    if others_before is not None:
+        figures["other_processes_cores_busy_before"] = others_before
+    # Each process of the server's tree (with its reaped children's time), and the worker's threads.
+    figures[f"server_cpu_ms_per_{per}_by_process"] = {
+        ("worker" if pid == worker else f"pid {pid}"): stats.per_item_ms(procs1[pid] - cpu, completed)
+        for pid, cpu in procs0.items()
+    }
+    figures[f"worker_cpu_ms_per_{per}_by_thread"] = {
+        group: stats.per_item_ms(cpu - threads0.get(group, 0.0), completed) for group, cpu in threads1.items()
+    }
+    if errors:
+        figures["first_error"] = errors[0]
+    return figures
+
+
+async def _quiet(
+    busy_s: Callable[[], float], interval_s: float, threshold_cores: float, max_s: float
+) -> float:
+    """Until busy_s (CPU seconds) grows by under threshold_cores over interval_s, or max_s; the last load."""
+    deadline = time.perf_counter() + max_s
+    while True:
+        before = busy_s()
+        await asyncio.sleep(interval_s)
+        cores = (busy_s() - before) / interval_s
+        if cores < threshold_cores or time.perf_counter() >= deadline:
+            return max(cores, 0.0)
 
 
 async def wait_for_quiet_machine(server: Server, max_s: float, threshold_cores: float = 0.25) -> float:
-    """Wait (up to max_s) until other programs use under threshold_cores; returns their last load.
-
-    The server shares the machine's cores with whatever else runs on it: a window measured
-    while another program computes says more about that program than about the server.
-    """
+    """Wait (up to max_s) until other programs use under threshold_cores; returns their last load."""
     pids = server.pids()
-    deadline = time.perf_counter() + max_s
-    while True:
-        machine0, server0, own0 = machine_busy_seconds(), cpu_seconds(pids), _own_cpu_seconds()
-        await asyncio.sleep(1.0)
-        others = (
-            (machine_busy_seconds() - machine0) - (cpu_seconds(pids) - server0) - (_own_cpu_seconds() - own0)
-        )
-        if others < threshold_cores or time.perf_counter() >= deadline:
-            return max(others, 0.0)
+    return await _quiet(
+        lambda: machine_busy_seconds() - cpu_seconds(pids) - time.process_time(), 1.0, threshold_cores, max_s
+    )
 
 
 async def settle(server: Server, max_s: float = 30.0) -> None:
     """Wait until the server is idle (under 5% of a core over half a second), so windows don't overlap."""
     pids = server.pids()
-    deadline = time.perf_counter() + max_s
-    while time.perf_counter() < deadline:
-        before = cpu_seconds(pids)
-        await asyncio.sleep(0.5)
-        if cpu_seconds(pids) - before < 0.025:
-            return
-
-
-# --- Signups over the websocket ------------------------------------------------------------------------
+    await _quiet(lambda: cpu_seconds(pids), 0.5, 0.05, max_s)
 
 
 async def websocket_signup(session: aiohttp.ClientSession, server: Server, rng: random.Random) -> None:
@@ -250,7 +200,7 @@ async def _signups(
     async with client_session(session_limit) as session:
         measured = await closed_loop(server, concurrency, lambda: signup(session, server, rng), **window)
     await settle(server)
-    return measured.summary("signup")
+    return measured
 
 
 async def websocket_signups(server: Server, concurrency: int, **window: float) -> dict[str, Any]:
@@ -258,18 +208,22 @@ async def websocket_signups(server: Server, concurrency: int, **window: float) -
     return await _signups(server, concurrency, websocket_signup, random.Random(concurrency), 0, **window)
 
 
-# --- Signups over the JSON route -----------------------------------------------------------------------
+async def post_signup(
+    session: aiohttp.ClientSession, server: Server, rng: random.Random
+) -> tuple[int, str | None]:
+    """One script call: POST /api/signup with a new JSON signup; the answer's status and Retry-After."""
+    body = json.dumps(signup_fields(rng))
+    headers = {"Content-Type": "application/json"}
+    async with session.post(f"{server.url}/api/signup", data=body, headers=headers) as response:
+        await response.read()
+        return response.status, response.headers.get("Retry-After")
 
 
 async def json_signup(session: aiohttp.ClientSession, server: Server, rng: random.Random) -> None:
-    """One script call: POST /api/signup with a JSON body, expecting 201."""
-    body = json.dumps(signup_fields(rng))
-    async with session.post(
-        f"{server.url}/api/signup", data=body, headers={"Content-Type": "application/json"}
-    ) as response:
-        await response.read()
-        if response.status != 201:
-            raise RuntimeError(f"POST /api/signup answered {response.status}")
+    """A signup on the JSON route, expecting 201."""
+    status, _ = await post_signup(session, server, rng)
+    if status != 201:
+        raise RuntimeError(f"POST /api/signup answered {status}")
 
 
 async def json_signups(server: Server, concurrency: int, **window: float) -> dict[str, Any]:

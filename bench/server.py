@@ -25,7 +25,8 @@ BENCH_LIMITS = {
 
 @contextmanager
 def sqlite_database(folder: Path) -> Iterator[str]:
-    """A migrated SQLite file in folder."""
+    """A migrated SQLite file in folder (made if need be)."""
+    folder.mkdir(parents=True, exist_ok=True)
     yield services.sqlite_database(folder)
 
 
@@ -38,10 +39,7 @@ def postgresql_database() -> AbstractContextManager[str]:
 def running_server(
     db_url: str, workdir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
 ) -> Iterator[AppServer]:
-    """Start the production server on db_url, with Reflex's production defaults otherwise; stop it after.
-
-    extra_env adds settings (e.g. REFLEX_STATE_MANAGER_MODE) to compare against the defaults.
-    """
+    """The production server on db_url, with Reflex's production defaults but for extra_env; stopped after."""
     port = port or free_port()
     env = {
         "REFLEX_CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",

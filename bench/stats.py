@@ -44,9 +44,7 @@ def per_item_ms(cpu_seconds: float, count: int) -> float:
 
 def efficiency(hash_cpu_ms: float, server_cpu_ms_per_signup: float) -> float:
     """The share of a signup's server CPU that is the password hash itself (1.0: nothing else costs)."""
-    if not server_cpu_ms_per_signup or math.isnan(server_cpu_ms_per_signup):
-        return math.nan
-    return hash_cpu_ms / server_cpu_ms_per_signup
+    return share_of(hash_cpu_ms, server_cpu_ms_per_signup)
 
 
 def hash_bound_per_s(cores: int, hash_cpu_ms: float) -> float:

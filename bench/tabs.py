@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,10 +19,8 @@ from bench.browser import Tab
 from bench.scenarios import client_session, closed_loop, settle, wait_for_quiet_machine, websocket_signup
 from tests.harness.procfs import cpu_seconds, process_tree, rss_bytes
 from tests.harness.protocol import app_protocol
-from tests.harness.server import ROOT, free_port
+from tests.harness.server import ROOT, free_port, launch, stop_process
 from tests.harness.server import AppServer as Server
-
-# --- Cheap events --------------------------------------------------------------------------------------
 
 
 async def open_tabs(
@@ -48,6 +46,15 @@ async def open_tabs(
     return tabs, errors
 
 
+async def open_all(session: aiohttp.ClientSession, server: Server, count: int) -> list[Tab]:
+    """open_tabs, all of them or a RuntimeError (the opened ones closed)."""
+    tabs, errors = await open_tabs(session, server, count)
+    if errors:
+        await close_tabs(tabs)
+        raise RuntimeError(f"could not open {count} tabs: {errors[0]}")
+    return tabs
+
+
 async def close_tabs(tabs: list[Tab]) -> None:
     for start in range(0, len(tabs), 500):
         await asyncio.gather(*(tab.close() for tab in tabs[start : start + 500]), return_exceptions=True)
@@ -69,9 +76,7 @@ async def trivial_events(
 ) -> dict[str, Any]:
     """Round trip of the cheap event at concurrency 1, then the worker's throughput under many tabs."""
     async with client_session() as session:
-        tabs, errors = await open_tabs(session, server, concurrency)
-        if errors:
-            raise RuntimeError(f"could not open tabs: {errors[0]}")
+        tabs = await open_all(session, server, concurrency)
         try:
             if scenarios.QUIET_WAIT_S:  # set by the run plan
                 await wait_for_quiet_machine(server, scenarios.QUIET_WAIT_S)
@@ -85,13 +90,18 @@ async def trivial_events(
             single["server_cpu_ms_per_event"] = stats.per_item_ms(cpu1 - cpu0, len(rtts))
 
             # Many tabs at once, each with one event in flight: the worker's throughput.
-            window = await closed_loop(
-                server, concurrency, _tab_worker(tabs), ramp_s=1.0, window_s=window_s, max_count=10**9
+            loaded = await closed_loop(
+                server,
+                concurrency,
+                _tab_worker(tabs),
+                ramp_s=1.0,
+                window_s=window_s,
+                max_count=10**9,
+                per="event",
             )
         finally:
             await close_tabs(tabs)
     await settle(server)
-    loaded = window.summary("event")
     return {"concurrency_1": single, f"concurrency_{concurrency}": loaded}
 
 
@@ -115,12 +125,22 @@ async def probe_cheap_events(
     await asyncio.gather(*(probe(tab, i * gap_s / len(probes)) for i, tab in enumerate(probes)))
 
 
-def _tab_worker(tabs: list[Tab]) -> Callable[[], Awaitable[None]]:
-    """An operation for closed_loop that gives each of its clients a tab of its own.
+@contextlib.asynccontextmanager
+async def probing(
+    probes: list[Tab], gap_s: float, rtts: list[float], errors: list[str]
+) -> AsyncIterator[None]:
+    """probe_cheap_events while the block runs."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(probe_cheap_events(probes, gap_s, rtts, errors, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
-    closed_loop's clients are identical coroutines; the first call each makes claims the
-    next free tab, so one tab never has two events in flight.
-    """
+
+def _tab_worker(tabs: list[Tab]) -> Callable[[], Awaitable[None]]:
+    """An operation for closed_loop whose first call in each client claims a free tab for that client."""
     free = list(tabs)
     claimed: dict[asyncio.Task, Tab] = {}
 
@@ -151,10 +171,7 @@ async def fairness(
     rtts: list[float] = []
     probe_errors: list[str] = []
     async with client_session() as session:
-        probes, errors = await open_tabs(session, server, probe_clients)
-        if errors:
-            raise RuntimeError(f"could not open probe tabs: {errors[0]}")
-
+        probes = await open_all(session, server, probe_clients)
         try:
             window = await closed_loop(
                 server,
@@ -174,21 +191,16 @@ async def fairness(
         "probe_clients": probe_clients,
         "probe_gap_ms": probe_gap_s * 1000,
         "cheap_event": {**stats.latency_summary_ms(rtts), "errors": len(probe_errors)},
-        "signups": window.summary("signup"),
+        "signups": window,
     }
 
 
 async def bare_granian_memory(clients: int) -> dict[str, Any]:
     """RSS per idle websocket of Granian serving a bare ASGI app (bench/bare_websocket.py), no Reflex."""
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
-        *("--port", str(port), "--no-log", "bench.bare_websocket:app"),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--no-log"]
+    command = [*granian, "--host", "127.0.0.1", "--port", str(port), "bench.bare_websocket:app"]
+    process = launch(command, Path(os.devnull), cwd=ROOT)
     url = f"ws://127.0.0.1:{port}/"
     sockets: list[aiohttp.ClientWebSocketResponse] = []
     try:
@@ -214,20 +226,12 @@ async def bare_granian_memory(clients: int) -> dict[str, Any]:
             for ws in sockets:
                 await ws.close()
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 20)
+        stop_process(process)
     return {"clients": clients, "kb_per_client": (after - before) / 1024 / clients}
 
 
-# --- Idle clients --------------------------------------------------------------------------------------
-
-
 async def idle_cpu(server: Server, seconds: float = 6.0) -> dict[str, Any]:
-    """The server's CPU with no client connected, and the saved tab states it keeps on disk meanwhile.
-
-    Reflex's disk state manager keeps each tab's state for an hour and re-reads the
-    modification time of every saved file on each write cycle (every 2 s by default).
-    """
+    """The server's CPU with no client connected, and the saved tab states it keeps and re-reads meanwhile."""
     await asyncio.sleep(3)  # let the write queue of the closed tabs drain
     await settle(server)
     pids = server.pids()
@@ -241,13 +245,9 @@ async def idle_cpu(server: Server, seconds: float = 6.0) -> dict[str, Any]:
 async def idle_clients(
     server: Server, *, memory_clients: int, steps: list[int], probe_tabs: int, probe_events: int
 ) -> dict[str, Any]:
-    """Server memory per connected idle tab, then how many tabs it holds with the cheap event still fast.
-
-    Tabs are opened in steps up to the last one; at each step a sample of them sends the cheap
-    event a few times each, one after another, while all the others stay connected and idle.
-    """
-    result: dict[str, Any] = {}
+    """Server memory per idle tab, then how many tabs it holds (in steps) with cheap events still fast."""
     held: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"held": held, "max_held_with_p99_under_100ms": 0}
     tabs: list[Tab] = []
     async with client_session() as session:
         try:
@@ -289,19 +289,11 @@ async def idle_clients(
                     "cheap_event": {**stats.latency_summary_ms(rtts), "errors": probe_errors},
                 }
                 held.append(step)
-                if alive < target or probe_errors or step["cheap_event"]["p99_ms"] >= 100:
+                if alive < target or probe_errors or not step["cheap_event"]["p99_ms"] < 100:
                     break
+                result["max_held_with_p99_under_100ms"] = alive
         finally:
             await close_tabs(tabs)
     await settle(server)
     result["idle_after"] = await idle_cpu(server)
-    good = [
-        s["connected"]
-        for s in held
-        if s["connected"] >= s["target"]
-        and not s["cheap_event"]["errors"]
-        and s["cheap_event"]["p99_ms"] < 100
-    ]
-    result["held"] = held
-    result["max_held_with_p99_under_100ms"] = max(good, default=0)
     return result

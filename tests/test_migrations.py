@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.config import Config
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -18,22 +19,25 @@ from signup_app.accounts import Account
 from signup_app.migrations import alembic_config, migrate
 
 
-def test_models_need_no_new_migration(database_url: str) -> None:
-    config = alembic_config()
+@pytest.fixture
+def config(database_url: str) -> Config:
+    """Alembic's configuration for the migrated test database (SQLite, then PostgreSQL)."""
+    return alembic_config()
+
+
+def test_models_need_no_new_migration(config: Config) -> None:
     command.check(config)  # raises if autogenerate finds a difference
 
 
-def test_downgrade_removes_the_table(database_url: str) -> None:
-    config = alembic_config()
+def test_downgrade_removes_the_table(config: Config) -> None:
     command.downgrade(config, "base")
     assert "account" not in sa.inspect(db.get_engine()).get_table_names()
     command.upgrade(config, "head")
     assert "account" in sa.inspect(db.get_engine()).get_table_names()
 
 
-def test_every_revision_keeps_the_case_insensitive_unique_index(database_url: str) -> None:
+def test_every_revision_keeps_the_case_insensitive_unique_index(config: Config) -> None:
     """Down to 0001 and up again: the address stays unique whatever its letter case."""
-    config = alembic_config()
     command.downgrade(config, "0001")
     command.upgrade(config, "head")
     with db.session() as session:
@@ -43,8 +47,6 @@ def test_every_revision_keeps_the_case_insensitive_unique_index(database_url: st
         with pytest.raises(IntegrityError):
             session.commit()
 
-
-# --- 0003: the email key and the signup key's hash -----------------------------------------------
 
 INSERT_AT_0002 = sa.text(
     "INSERT INTO account (name, email, password_hash, signup_key, created_at) "
@@ -62,8 +64,7 @@ def _columns() -> set[str]:
     return {column["name"] for column in sa.inspect(db.get_engine()).get_columns("account")}
 
 
-def test_rows_at_0002_are_migrated(database_url: str) -> None:
-    config = alembic_config()
+def test_rows_at_0002_are_migrated(config: Config) -> None:
     command.downgrade(config, "0002")
     now = datetime.now(UTC)
     fresh, shared, stale = "f" * 32, "s" * 32, "o" * 32
@@ -106,8 +107,7 @@ def test_rows_at_0002_are_migrated(database_url: str) -> None:
                 session.commit()
 
 
-def test_colliding_rows_stop_the_upgrade_unchanged(database_url: str) -> None:
-    config = alembic_config()
+def test_colliding_rows_stop_the_upgrade_unchanged(config: Config) -> None:
     command.downgrade(config, "0002")
     now = datetime.now(UTC)
     _insert_at_0002([("Upper", "STRASSE@example.com", None, now), ("Sharp", "Straße@example.com", None, now)])
@@ -121,13 +121,12 @@ def test_colliding_rows_stop_the_upgrade_unchanged(database_url: str) -> None:
     assert "signup_key" in _columns() and "email_key" not in _columns()
 
 
-def test_downgrade_to_0002_keeps_the_accounts(database_url: str) -> None:
+def test_downgrade_to_0002_keeps_the_accounts(config: Config) -> None:
     with db.session() as session:
         session.add(
             Account(name="Kept", email="Kept@example.com", password_hash="h", signup_key_hash="0" * 64)
         )
         session.commit()
-    config = alembic_config()
     command.downgrade(config, "0002")
     assert {"signup_key"} <= _columns() and not {"email_key", "signup_key_hash"} & _columns()
     with db.get_engine().begin() as conn:

@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.harness.deploy import ClientFactory, DeployClient, Deployment, deployment_of
-from tests.harness.services import redis_server, throwaway_database
-
-
-def _new_deployment(folder: Path) -> Iterator[Deployment]:
-    with (
-        throwaway_database(prefix="signup_deploy") as url,
-        redis_server(folder) as redis_srv,
-        deployment_of(folder, url, redis_srv) as running,
-    ):
-        yield running
+from tests.harness.deploy import ClientFactory, DeployClient, Deployment, new_deployment
 
 
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """One deployment shared by the tests that do not break it (one of them restarts it)."""
-    yield from _new_deployment(tmp_path_factory.mktemp("deployment"))
+    with new_deployment(tmp_path_factory.mktemp("deployment")) as running:
+        yield running
 
 
 @pytest.fixture
 def own_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """A deployment for one test, which may stop its database, its Redis or its workers."""
-    yield from _new_deployment(tmp_path_factory.mktemp("own_deployment"))
+    with new_deployment(tmp_path_factory.mktemp("own_deployment")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -39,10 +31,8 @@ async def open_clients() -> AsyncIterator[ClientFactory]:
     opened: list[DeployClient] = []
 
     async def open_many(url: str, count: int = 1, tokens: list[str] | None = None) -> list[DeployClient]:
-        if tokens is None:
-            clients = [DeployClient(url) for _ in range(count)]
-        else:
-            clients = [DeployClient(url, token=token) for token in tokens]
+        tokens = tokens or [str(uuid.uuid4()) for _ in range(count)]
+        clients = [DeployClient(url, token=token) for token in tokens]
         opened.extend(clients)
         await asyncio.gather(*(client.connect() for client in clients))
         return clients

@@ -13,20 +13,16 @@ from signup_app.accounts.validation import FORM
 from tests.harness.client import ROOT_STATE, SIGNUP_STATE, SUBMIT_EVENT, form
 from tests.harness.data import sentinel_password, unique_email
 from tests.harness.deploy import ARGON2ID, ClientFactory, Deployment, assert_log_hygiene, parse_log_lines
+from tests.harness.services import libpq_url
 
 pytestmark = pytest.mark.deploy
 
 
-def libpq_url(sqlalchemy_url: str) -> str:
-    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 @pytest.fixture
 def insert_refused(deployment: Deployment) -> Iterator[str]:
-    """The database refuses (raises on) the INSERT of accounts whose email starts with the returned prefix.
+    """The database raises on the INSERT of accounts whose email starts with the returned prefix.
 
-    A database error in the middle of an INSERT statement, with its parameters bound: the
-    case where SQLAlchemy would print them ("[parameters: ...]") unless told not to.
+    An error with the statement's parameters bound: SQLAlchemy would log them ("[parameters: ...]").
     """
     prefix = f"refused-{uuid.uuid4().hex[:8]}"
     with psycopg.connect(libpq_url(deployment.db_url), autocommit=True) as conn:
@@ -78,8 +74,7 @@ async def test_log_lines_are_json_with_correlation_ids_and_never_carry_secrets(
     refused_name = f"Param Canary {uuid.uuid4().hex[:8]}"
     refused_email = f"{insert_refused}-{uuid.uuid4().hex[:8]}@example.com"
     deltas = await refused.submit_and_settle(form(name=refused_name, email=refused_email, password=password))
-    # Today the app calls this "temporarily unavailable" (any DBAPIError is an outage to it); a
-    # SERVER_ERROR with the exception logged would be as right here: the log checks hold for both.
+    # Any DBAPIError is an outage to the app today; SERVER_ERROR would be as right: the checks hold for both.
     assert deltas[-1]["errors"] in ({FORM: UNAVAILABLE}, {FORM: SERVER_ERROR})
     assert not [row for row in deployment.accounts() if row.email == refused_email]
 

@@ -12,19 +12,11 @@ import redis
 from signup_app.accounts.registration import EMAIL_TAKEN
 from tests.harness.client import form
 from tests.harness.data import strong_password, unique_email
-from tests.harness.deploy import ARGON2ID, ClientFactory, DeployClient, Deployment, assert_log_hygiene
+from tests.harness.deploy import ARGON2ID, ClientFactory, Deployment, all_answered, assert_log_hygiene, folded
 
 pytestmark = pytest.mark.deploy
 
 CLIENTS = 24
-
-
-def final_state(deltas: list[dict]) -> dict:
-    """A submit's SignupState deltas, folded: what the page shows once it settles."""
-    merged: dict = {}
-    for delta in deltas:
-        merged |= delta
-    return merged
 
 
 def server_errors(records: list[dict]) -> list[dict]:
@@ -58,7 +50,7 @@ async def test_signups_on_both_workers_and_tab_state_survives_a_restart(
         )
     )
     for (name, _email), deltas in zip(people, results, strict=True):
-        assert final_state(deltas) == {"pending": False, "errors": {}, "welcome_name": name}, deltas
+        assert folded(deltas) == {"pending": False, "errors": {}, "welcome_name": name}, deltas
 
     rows = {row.email: row for row in deployment.accounts()}
     for name, email in people:
@@ -72,7 +64,7 @@ async def test_signups_on_both_workers_and_tab_state_survives_a_restart(
     # A failed submit (its errors) and a success (its welcome) in two tabs, then a restart.
     failed, welcomed = await open_clients(deployment.url, 2)
     failed_key = await failed.issued_signup_key()
-    rejected = final_state(
+    rejected = folded(
         await failed.submit_and_settle(form(name="Restart Failed", email="not an email", password="short"))
     )
     assert set(rejected["errors"]) == {"email", "password"}, rejected
@@ -103,7 +95,7 @@ async def test_one_email_from_twenty_tabs_on_two_workers_makes_one_account(
     deployment: Deployment, open_clients: ClientFactory
 ) -> None:
     mark = deployment.mark()
-    clients: list[DeployClient] = await open_clients(deployment.url, 20)
+    clients = await open_clients(deployment.url, 20)
     per_worker = deployment.connections_per_worker()
     assert len(per_worker) == 2 and all(per_worker.values()), per_worker
 
@@ -116,12 +108,7 @@ async def test_one_email_from_twenty_tabs_on_two_workers_makes_one_account(
             for i, (client, email) in enumerate(zip(clients, variants, strict=True))
         )
     )
-    await asyncio.gather(
-        *(
-            client.wait(lambda c=client, s=start: c.settled_since(s))
-            for client, start in zip(clients, starts, strict=True)
-        )
-    )
+    await all_answered(clients, starts)
     finals = [client.signup_vars(start) for client, start in zip(clients, starts, strict=True)]
 
     welcomed = [state for state in finals if state.get("welcome_name")]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.harness.server import ROOT, free_port
-from tests.harness.services import throwaway_database, wait_until
+from tests.harness.deploy import settings_check
+from tests.harness.procfs import listening_addresses
+from tests.harness.server import ROOT, free_port, stop_process
+from tests.harness.services import libpq_url, throwaway_database, wait_until
 
 pytestmark = pytest.mark.deploy
 
@@ -46,80 +45,47 @@ def environment(settings: dict[str, str | None]) -> dict[str, str]:
     return env
 
 
-def settings_check(settings: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
-    """`python -m signup_app.production` run in an environment of these settings."""
-    return subprocess.run(
-        [sys.executable, "-m", "signup_app.production"],
-        cwd=ROOT,
-        env=environment(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def serve(settings: dict[str, str | None], folder: Path) -> subprocess.Popen[bytes]:
+    """scripts/serve in an environment of these settings; stdout and stderr in folder/out and folder/err."""
+    with (folder / "out").open("wb") as out, (folder / "err").open("wb") as err:
+        command = [str(ROOT / "scripts" / "serve")]
+        return subprocess.Popen(
+            command, cwd=ROOT, env=environment(settings), stdout=out, stderr=err, start_new_session=True
+        )
 
 
 def test_the_settings_check_accepts_a_complete_production_configuration() -> None:
-    done = settings_check(GOOD)
+    done = settings_check(environment(GOOD))
     assert (done.returncode, done.stderr) == (0, "")
 
 
 @pytest.mark.parametrize("change", BAD.values(), ids=BAD.keys())
 def test_the_settings_check_refuses_a_bad_setting_and_names_it(change: dict[str, str | None]) -> None:
-    done = settings_check(GOOD | change)
+    done = settings_check(environment(GOOD | change))
     assert done.returncode == 1
     assert next(iter(change)) in done.stderr
     assert done.stderr.startswith("signup_app: refusing to start:")
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.mark.parametrize("change", BAD.values(), ids=BAD.keys())
-def test_serve_stops_before_migrating_when_a_setting_is_bad(change: dict[str, str | None]) -> None:
+def test_serve_stops_before_migrating_when_a_setting_is_bad(
+    tmp_path: Path, change: dict[str, str | None]
+) -> None:
     with throwaway_database(migrated=False) as url:
         port = free_port()
-        env = environment(GOOD | {"REFLEX_DB_URL": url, "PORT": str(port)} | change)
-        process = subprocess.Popen(
-            [str(ROOT / "scripts" / "serve")],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        process = serve(GOOD | {"REFLEX_DB_URL": url, "PORT": str(port)} | change, tmp_path)
         try:
-            out, err = process.communicate(timeout=60)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
             pytest.fail("scripts/serve started (or hung) despite a bad setting")
-        assert process.returncode != 0, out
-        assert next(iter(change)) in err
-        assert not listening(port)
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        finally:
+            stop_process(process, signal.SIGKILL)
+        assert process.returncode != 0, (tmp_path / "out").read_text()
+        assert next(iter(change)) in (tmp_path / "err").read_text()
+        assert not listening_addresses(port)
+        with psycopg.connect(libpq_url(url)) as conn:
             tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
         assert tables == [], f"scripts/serve migrated before refusing: {tables}"
-
-
-def listening_addresses(port: int) -> set[str]:
-    """The local addresses a TCP socket listens on at port (Linux /proc/net/tcp and tcp6)."""
-    found: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as rows:
-            for row in list(rows)[1:]:
-                local, state = row.split()[1], row.split()[3]
-                address, _, hex_port = local.partition(":")
-                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                    raw = bytes.fromhex(address)
-                    # The kernel prints each 32-bit word in host (little-endian) order.
-                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-                    found.add(str(ipaddress.ip_address(words)))
-    return found
 
 
 @pytest.mark.parametrize(("bind", "expected"), [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])  # noqa: S104
@@ -136,27 +102,16 @@ def test_serve_binds_to_the_configured_address(tmp_path: Path, bind: str | None,
             "REFLEX_WEB_WORKDIR": str(tmp_path / ".web"),
             "REFLEX_STATES_WORKDIR": str(tmp_path / ".states"),
         }
-        with (tmp_path / "serve.log").open("wb") as log:
-            process = subprocess.Popen(
-                [str(ROOT / "scripts" / "serve")],
-                cwd=ROOT,
-                env=environment(settings),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = serve(settings, tmp_path)
         try:
             wait_until(
                 lambda: listening_addresses(port) or process.poll() is not None,
                 SERVE_START_S,
                 "serve listens",
             )
-            assert process.poll() is None, (tmp_path / "serve.log").read_text(errors="replace")[-3000:]
+            assert process.poll() is None, [
+                (tmp_path / f).read_text(errors="replace")[-2000:] for f in ("out", "err")
+            ]
             assert listening_addresses(port) == {expected}
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_process(process, timeout=30)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from signup_app.accounts.models import signup_key_hash
+from tests.harness.abuse import eventually
 from tests.harness.client import WAIT_S, form
 from tests.harness.data import strong_password, unique_email
 from tests.harness.deploy import (
@@ -18,9 +19,10 @@ from tests.harness.deploy import (
     ClientFactory,
     DeployClient,
     Deployment,
+    all_answered,
     assert_log_hygiene,
+    folded,
 )
-from tests.harness.services import wait_until_async
 
 pytestmark = pytest.mark.deploy
 
@@ -65,17 +67,15 @@ async def test_a_killed_worker_loses_no_acknowledged_signup_and_resends_are_answ
     killed_at = time.monotonic()
     acknowledged_at_kill = sum(bool(c.signup_vars().get("welcome_name")) for c in clients)
 
-    async def outcome() -> str | None:
+    def outcome() -> str | None:
         if deployment.server.process.poll() is not None:
             return "exited"
         live = deployment.worker_pids()
-        if len(live) == 2 and victim not in live:
-            return "respawned"
-        return None
+        return "respawned" if len(live) == 2 and victim not in live else None
 
-    what_granian_did = await wait_until_async(
-        outcome, SERVICE_START_S, "granian respawns the worker or exits"
-    )
+    respawned_or_exited = await eventually(lambda: outcome() is not None, SERVICE_START_S)
+    assert respawned_or_exited, "granian neither respawned the worker nor exited"
+    what_granian_did = outcome()
     reacted_s = time.monotonic() - killed_at
     exit_status = deployment.server.process.poll()
     survivors_log = [
@@ -83,12 +83,7 @@ async def test_a_killed_worker_loses_no_acknowledged_signup_and_resends_are_answ
     ][-6:]
 
     # Every tab either got its answer or lost its connection.
-    await asyncio.gather(
-        *(
-            client.wait(lambda c=client, s=start: c.settled_since(s) or c.dropped)
-            for client, start in zip(clients, starts, strict=True)
-        )
-    )
+    await all_answered(clients, starts)
     acknowledged = {i for i, c in enumerate(clients) if c.signup_vars().get("welcome_name")}
     for i in acknowledged:
         assert clients[i].signup_vars()["welcome_name"] == people[i][0]
@@ -117,7 +112,7 @@ async def test_a_killed_worker_loses_no_acknowledged_signup_and_resends_are_answ
             answers.append(tab.signup_vars())  # the handler finished before the crash; its state was saved
             welcome_in_saved_state += 1
             continue
-        answers.append(final_of(await tab.submit_and_settle(forms[i])))
+        answers.append(folded(await tab.submit_and_settle(forms[i])))
     for i, answer in zip(unanswered, answers, strict=True):
         assert answer.get("welcome_name") == people[i][0], f"tab {i} ({people[i][1]}) got {answer}"
 
@@ -140,10 +135,3 @@ async def test_a_killed_worker_loses_no_acknowledged_signup_and_resends_are_answ
         f"in the saved tab state: {welcome_in_saved_state}; the others re-sent the same submission); "
         f"serving again {recovered_s:.2f} s after the kill; the resends answered in {resent_s:.2f} s"
     )
-
-
-def final_of(deltas: list[dict]) -> dict:
-    merged: dict = {}
-    for delta in deltas:
-        merged |= delta
-    return merged

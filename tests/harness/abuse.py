@@ -1,10 +1,6 @@
 """Servers with low abuse limits of their own, and the tools to attack them (tests/wire/abuse).
 
-Three configurations, each started once for the package: `proxied` (trusts X-Forwarded-For from
-127.0.0.1, low limits, a cap of 20 sockets), `direct` (trusts no proxy, tab state expiring after
-2 s) and `cold` (no attempt seen yet, for the first burst after a start). Answers are awaited as
-frames, with timeouts; the only polling is for what the server gives no signal of (a freed
-connection slot, expired state files).
+Answers are awaited as frames; only what the server gives no sign of (freed slots, expiry) is polled.
 """
 
 from __future__ import annotations
@@ -23,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from signup_app.accounts.rate_limits import too_many_attempts
 from signup_app.accounts.validation import FORM
@@ -45,9 +40,6 @@ PROXIED_MAX_CONNECTIONS = 20
 # The direct server trusts no proxy, so every test client is 127.0.0.1 to it.
 DIRECT_PER_ADDRESS = 3
 DIRECT_TOKEN_EXPIRATION_S = 2
-
-
-# --- Servers of their own ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -83,15 +75,11 @@ def serving(
         # Bursts here are about limits, not overload: no signup is shed as busy.
         env = {"SIGNUP_MAX_WAITING_HASHES": "100000", **env}
         server = start_app_server(url, folder / "server.log", extra_env=env)
-    engine = sa.create_engine(url)
     try:
-        yield LimitedServer(server, Accounts(engine), folder / ".states")
+        with Accounts.of(url) as accounts:
+            yield LimitedServer(server, accounts, folder / ".states")
     finally:
-        engine.dispose()
         server.stop()
-
-
-# --- Helpers ---------------------------------------------------------------------------------------
 
 
 def new_addresses(count: int) -> list[str]:

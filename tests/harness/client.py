@@ -1,13 +1,9 @@
 """A Reflex websocket client that talks to the signup app exactly as the browser does.
 
-Captured from Chromium against `reflex run --env prod` (0.10.1): the browser opens
-`/_event/?token=<uuid>` and puts its boot event, `hydrate_and_load` with the hashes
-of the compiled initial state, in the socket.io CONNECT packet, next to the
-frontend's state schema. The server answers with two deltas: the state snapshot
-(with `is_hydrated` false), then `is_hydrated` true. Events are then emitted as
-`["event", {"name", "payload", "router_data"}]` on the `/_event` namespace (no token
-in the event: the server takes it from the connection), and every update comes
-back as an `event` message `{"delta": {state: {var_rx_state_: value}}, "events": [...]}`.
+Captured from Chromium against `reflex run --env prod` (0.10.1): the browser opens `/_event/?token=<uuid>`
+with its boot event (`hydrate_and_load`, the initial state's hashes) and state schema in the CONNECT packet;
+the server answers with the snapshot, then `is_hydrated` true. Events go as `["event", {name, payload,
+router_data}]` on `/_event`; updates come back as `{"delta": {state: {var: value}}, "events": [...]}`.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
 import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
 from signup_app.web.pages.signup import SignupState
-from tests.harness.protocol import NAMESPACE, ROUTER_DATA, app_protocol, delta_vars
+from tests.harness.protocol import NAMESPACE, app_protocol, connect_auth, delta_vars, event
 
 SOCKETIO_PATH = "_event"
 ROOT_STATE = State.get_full_name()
@@ -41,9 +37,8 @@ WAIT_S = 20.0
 Message = dict[str, Any]
 
 
-async def _initial_state_hashes() -> list[str]:
-    # app_protocol runs an event loop of its own: not in this one.
-    return (await asyncio.to_thread(app_protocol))["hashes"]
+async def _protocol() -> dict[str, Any]:
+    return await asyncio.to_thread(app_protocol)  # it runs an event loop of its own: not in this one
 
 
 def form(**fields: object) -> dict[str, list[list[object]]]:
@@ -54,6 +49,10 @@ def form(**fields: object) -> dict[str, list[list[object]]]:
 def state_vars(message: Message, state_name: str = SIGNUP_STATE) -> dict[str, Any] | None:
     """One state's vars in a message's delta, with Reflex's var suffix removed."""
     return delta_vars(message.get("delta") or {}, state_name)
+
+
+def _hydrated(message: Message) -> bool:
+    return (state_vars(message, ROOT_STATE) or {}).get("is_hydrated") is True
 
 
 def settled(message: Message) -> bool:
@@ -67,15 +66,11 @@ class WireClient:
 
     base_url: str
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
-    # The Origin header of the handshake; the browser sends its page's origin (base_url).
-    origin: str | None = None
-    # More handshake headers, e.g. {"X-Forwarded-For": "192.0.2.7"} as a proxy in front would add
-    # (a CIMultiDict sends a repeated header as several lines).
+    origin: str | None = None  # the handshake's Origin; the browser sends its page's (base_url)
+    # More handshake headers, e.g. X-Forwarded-For as a proxy adds (a CIMultiDict repeats a header).
     headers: Mapping[str, str] = field(default_factory=dict)
-    # Raw socket.io packets received from the server, in order (CONNECT ack included).
-    frames: list[str] = field(default_factory=list)
-    # Decoded (event name, data) pairs the server emitted, in order.
-    received: list[tuple[str, Any]] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)  # raw socket.io packets received, CONNECT ack too
+    received: list[tuple[str, Any]] = field(default_factory=list)  # decoded (event name, data) pairs
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
@@ -89,21 +84,16 @@ class WireClient:
 
     async def connect(self) -> None:
         """Connect with the browser's boot event and wait until the tab is hydrated."""
-        boot = {
-            "name": HYDRATE_EVENT,
-            "payload": {"hashes": await _initial_state_hashes()},
-            "router_data": dict(ROUTER_DATA),
-        }
         await self._sio.connect(
             f"{self.base_url}?token={self.token}",
             headers=self._handshake_headers(),
-            auth={"event": boot, "state_schema": State._to_frontend_schema()},
+            auth=connect_auth(await _protocol()),
             transports=["websocket"],
             namespaces=[NAMESPACE],
             socketio_path=SOCKETIO_PATH,
             wait_timeout=WAIT_S,
         )
-        await self.wait_for(lambda m: (state_vars(m, ROOT_STATE) or {}).get("is_hydrated") is True)
+        await self.wait_for(_hydrated)
 
     async def __aenter__(self) -> Self:
         """The tab connected and hydrated; closed again if that fails."""
@@ -128,15 +118,10 @@ class WireClient:
         return headers
 
     async def barrier(self) -> None:
-        """Hydrate again and wait for it: the tab's earlier events are then fully processed.
-
-        Events of one tab run one at a time under its state lock, and the state is
-        saved before the lock is released, so this also means the state is on disk.
-        """
+        """Hydrate again and wait for it: the tab's earlier events (run in turn, under a lock) are saved."""
         start = len(self.messages)
-        boot = {"hashes": await _initial_state_hashes()}
-        await self.emit(HYDRATE_EVENT, boot)
-        await self.wait_for(lambda m: (state_vars(m, ROOT_STATE) or {}).get("is_hydrated") is True, start)
+        await self.emit(HYDRATE_EVENT, {"hashes": (await _protocol())["hashes"]})
+        await self.wait_for(_hydrated, start)
 
     async def close(self) -> None:
         """Disconnect, as closing the tab does."""
@@ -159,8 +144,7 @@ class WireClient:
 
     async def emit(self, name: str, payload: object) -> None:
         """Send one event, shaped as the browser's."""
-        event = {"name": name, "payload": payload, "router_data": dict(ROUTER_DATA)}
-        await self._sio.emit("event", event, namespace=NAMESPACE)
+        await self._sio.emit("event", event(name, payload), namespace=NAMESPACE)
 
     async def emit_socket(self, event: str, *args: object) -> None:
         """Emit any socket.io event with any arguments (the browser only emits "event" with one)."""
@@ -212,12 +196,7 @@ class WireClient:
 
 
 class _Packet(socketio.packet.Packet):
-    """python-socketio's packet with its own json module.
-
-    Creating the app (imported above) gives socketio's shared Packet class Reflex's
-    encoder; this client keeps encoding as python-socketio does by default
-    (json.dumps: non-ASCII and lone surrogates escaped as \\uXXXX, NaN as NaN).
-    """
+    """python-socketio's packet with its default json (importing the app gives the shared one Reflex's)."""
 
     json = engineio.json
 

@@ -1,16 +1,4 @@
-"""The production deployment, started the way scripts/serve starts it, and the services it needs.
-
-A deployment is: the settings check (`python -m signup_app.production`), the migrations
-(`alembic upgrade head`), then `reflex run --env prod --single-port` with two granian
-workers and JSON log lines, against a throwaway PostgreSQL database and a redis-server
-that the test starts itself (so it can stop it). Everything here waits on a condition
-(a frame, a health answer, a log line, a process) with a deadline; nothing sleeps to
-synchronise.
-
-Services: PostgreSQL on 127.0.0.1:5432 (POSTGRES_ADMIN_URL) and the
-`redis-server`, `initdb`, `pg_ctl` and `runuser` binaries. Without one of them a test
-skips on a laptop and fails in CI (tests.harness.services.unavailable).
-"""
+"""The production deployment as scripts/serve starts it, on a database and a redis-server the test owns."""
 
 from __future__ import annotations
 
@@ -21,14 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from sqlmodel import Session, select
 
 from signup_app import db
 from signup_app.accounts.models import Account
@@ -36,13 +22,19 @@ from signup_app.migrations import migrate
 from tests.harness.client import NAMESPACE, WAIT_S, WireClient, settled, state_vars
 from tests.harness.procfs import children_of, established_connections, process_group_members
 from tests.harness.server import ROOT, AppServer, free_port, start_app_server
-from tests.harness.services import SERVICE_START_S, UNLIMITED, RedisServer, wait_until
+from tests.harness.services import (
+    POSTGRES_ADMIN_URL,
+    SERVICE_START_S,
+    UNLIMITED,
+    RedisServer,
+    redis_server,
+    throwaway_database,
+    wait_until,
+)
+from tests.harness.wire import Accounts
 
-# Every connection of the tests comes from 127.0.0.1: lift the per-address websocket cap (20 per worker).
-MANY_CONNECTIONS = {"SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "200"}
+ARGON2ID = "$argon2id$"
 WORKERS = 2
-
-# --- The deployment --------------------------------------------------------------------------------------
 
 
 def parse_log_lines(text: str) -> list[dict[str, Any]]:
@@ -61,22 +53,13 @@ def parse_log_lines(text: str) -> list[dict[str, Any]]:
 
 
 def assert_log_hygiene(deployment: Deployment) -> None:
-    """The deployment's whole log (every start): JSON lines only, each "account created" line
-    with its correlation id, no argon2id hash and no SQL parameters anywhere."""
+    """The whole log: JSON lines, each "account created" with a correlation id, no hash, no SQL parameters."""
     text = deployment.text()
     records = parse_log_lines(text)
     created = [r for r in records if r.get("message", "").startswith("account created")]
     assert all(r.get("correlation_id") for r in created), [r for r in created if not r.get("correlation_id")]
-    assert "$argon2id$" not in text
+    assert ARGON2ID not in text
     assert "[parameters:" not in text
-
-
-@dataclass(frozen=True)
-class LogMark:
-    """A position in a deployment's logs: the start it belongs to and the offset in its file."""
-
-    start: int
-    offset: int
 
 
 @dataclass
@@ -87,7 +70,6 @@ class Deployment:
     db_url: str
     redis: RedisServer
     port: int = field(default_factory=free_port)
-    extra_env: dict[str, str] = field(default_factory=dict)
     server: AppServer | None = None
     # Every log file, one per start, in order.
     log_paths: list[Path] = field(default_factory=list)
@@ -101,29 +83,18 @@ class Deployment:
         """The production settings scripts/serve expects, plus the test's own limits."""
         return {
             **UNLIMITED,
-            **MANY_CONNECTIONS,
+            "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "200",  # every test connection comes from 127.0.0.1
             "REFLEX_REDIS_URL": self.redis.url,
             "GRANIAN_WORKERS": str(WORKERS),
-            # The test's redis-server listens on 127.0.0.1 only, without a password.
-            "SIGNUP_ALLOW_INSECURE_REDIS": "1",
+            "SIGNUP_ALLOW_INSECURE_REDIS": "1",  # the test's redis-server: 127.0.0.1 only, no password
             "REFLEX_LOG_JSON": "1",
             "REFLEX_CHECK_LATEST_VERSION": "0",
             "REFLEX_TELEMETRY_ENABLED": "false",
-            **self.extra_env,
         }
 
     def start(self) -> None:
         """scripts/serve's three steps: the settings check, `alembic upgrade head`, the server."""
-        env = {**os.environ, "REFLEX_DB_URL": self.db_url, **self.env}
-        check = subprocess.run(
-            [sys.executable, "-m", "signup_app.production"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        check = settings_check({**os.environ, "REFLEX_DB_URL": self.db_url, **self.env})
         assert check.returncode == 0, f"the settings check refused the deployment: {check.stderr}"
         migrate(self.db_url)
         db.engine_for(self.db_url).dispose()
@@ -168,25 +139,21 @@ class Deployment:
 
     # The logs.
 
-    def mark(self) -> LogMark:
-        path = self.log_paths[-1]
-        return LogMark(len(self.log_paths), path.stat().st_size if path.exists() else 0)
+    def logs(self) -> list[str]:
+        """The log text of each start, in order."""
+        return [path.read_text(errors="replace") if path.exists() else "" for path in self.log_paths]
 
-    def text(self, since: LogMark | None = None) -> str:
-        """The log text of every start (or from a mark on)."""
-        parts = []
-        for number, path in enumerate(self.log_paths, 1):
-            if since is not None and number < since.start:
-                continue
-            data = path.read_bytes() if path.exists() else b""
-            if since is not None and number == since.start:
-                data = data[since.offset :]
-            parts.append(data.decode("utf-8", "replace"))
-        return "".join(parts)
+    def mark(self) -> int:
+        """A position in the logs of every start, for text() and records()."""
+        return len(self.text())
 
-    def records(self, since: LogMark | None = None) -> list[dict[str, Any]]:
-        """The log records of the current start (or from a mark on), parsed."""
-        return parse_log_lines(self.text(since or LogMark(len(self.log_paths), 0)))
+    def text(self, since: int = 0) -> str:
+        """The log text of every start, from a mark on."""
+        return "".join(self.logs())[since:]
+
+    def records(self, since: int | None = None) -> list[dict[str, Any]]:
+        """The log records of the current start (or of every start from a mark on), parsed."""
+        return parse_log_lines(self.logs()[-1] if since is None else self.text(since))
 
     # The services, seen from outside.
 
@@ -195,25 +162,34 @@ class Deployment:
         return response.status_code, response.json()
 
     def accounts(self) -> list[Account]:
-        engine = sa.create_engine(self.db_url)
-        try:
-            with Session(engine) as session:
-                return list(session.exec(select(Account).order_by(Account.id)).all())
-        finally:
-            engine.dispose()
+        with Accounts.of(self.db_url) as accounts:
+            return accounts.all()
+
+
+def settings_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m signup_app.production` (scripts/serve's first step) in this environment."""
+    command = [sys.executable, "-m", "signup_app.production"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 @contextlib.contextmanager
-def deployment_of(folder: Path, db_url: str, redis: RedisServer, **extra_env: str) -> Iterator[Deployment]:
-    deployment = Deployment(folder=folder, db_url=db_url, redis=redis, extra_env=extra_env)
-    try:
-        deployment.start()
-        yield deployment
-    finally:
-        deployment.stop()
+def new_deployment(folder: Path, admin_url: str = POSTGRES_ADMIN_URL) -> Iterator[Deployment]:
+    """A started deployment on a new database of admin_url's server and a redis-server of its own."""
+    with throwaway_database(admin_url, prefix="signup_deploy") as url, redis_server(folder) as redis:
+        deployment = Deployment(folder=folder, db_url=url, redis=redis)
+        try:
+            deployment.start()
+            yield deployment
+        finally:
+            deployment.stop()
 
 
-# --- Clients ---------------------------------------------------------------------------------------------
+def folded(deltas: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """SignupState deltas merged in order: what the page shows once they are applied."""
+    merged: dict[str, Any] = {}
+    for delta in deltas:
+        merged |= delta
+    return merged
 
 
 @dataclass
@@ -233,10 +209,7 @@ class DeployClient(WireClient):
 
     def signup_vars(self, start: int = 0) -> dict[str, Any]:
         """SignupState as this tab knows it: every delta from message `start` on, folded."""
-        merged: dict[str, Any] = {}
-        for message in self.messages[start:]:
-            merged |= state_vars(message) or {}
-        return merged
+        return folded(state_vars(message) or {} for message in self.messages[start:])
 
     async def wait(self, condition: Callable[[], bool], within: float = WAIT_S) -> None:
         """Until condition holds (checked on every frame and on disconnect), at most `within` seconds."""
@@ -257,7 +230,10 @@ class DeployClient(WireClient):
         return [event for message in self.messages[start:] for event in message.get("events") or []]
 
 
+async def all_answered(clients: list[DeployClient], starts: list[int]) -> None:
+    """Until each tab has the answer to its submit (from message `start` on) or lost its connection."""
+    pairs = zip(clients, starts, strict=True)
+    await asyncio.gather(*(c.wait(lambda c=c, s=s: c.settled_since(s) or c.dropped) for c, s in pairs))
+
+
 ClientFactory = Callable[..., Awaitable[list[DeployClient]]]
-
-
-ARGON2ID = "$argon2id$"

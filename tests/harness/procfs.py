@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
-def stat_fields(pid: int | str) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (state [0], ppid [1], pgrp [2], utime [11]).
-
-    None when the process is gone.
-    """
+def _stat(path: str) -> tuple[str, list[str]] | None:
+    """A stat file's command name and the fields after it (state [0], ppid [1], pgrp [2], utime [11])."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = Path(path).read_text()
     except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
+        return None  # the process is gone
+    return text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+
+
+def stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name; None when the process is gone."""
+    stat = _stat(f"/proc/{pid}/stat")
+    return None if stat is None else stat[1]
 
 
 def _processes(*, live: bool = False) -> dict[int, list[str]]:
@@ -62,11 +67,7 @@ def leaves(tree: list[int]) -> list[int]:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes (all their threads) and of their reaped children, in s.
-
-    Pass a whole tree: a child that exits moves its time into its parent's reaped-children
-    counters, so a tree's total never loses it.
-    """
+    """User + system CPU seconds of these processes and their reaped children (pass a whole tree)."""
     ticks = 0
     for pid in pids:
         if (fields := stat_fields(pid)) is not None:
@@ -75,25 +76,16 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def thread_cpu_by_group(pid: int) -> dict[str, float]:
-    """CPU seconds of one process's threads, grouped by what they run.
-
-    The main thread runs the event loop; threads at nice +10 are the password-hashing pool
-    (signup_app.accounts.passwords); tokio threads are Granian's Rust runtime; the other
-    Python threads are asyncio's and Starlette's worker threads (validation, database,
-    Reflex's state writes).
-    """
+    """CPU seconds of a process's threads: event_loop, hash_pool (niced), granian (tokio), worker_threads."""
     groups: dict[str, float] = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return groups
     for tid in tids:
-        try:
-            text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
+        if (stat := _stat(f"/proc/{pid}/task/{tid}/stat")) is None:
             continue
-        comm = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[text.rindex(")") + 2 :].split()
+        comm, fields = stat
         if int(tid) == pid:
             group = "event_loop"
         elif int(fields[16]) > 0:
@@ -119,10 +111,7 @@ def rss_bytes(pids: list[int]) -> int:
 
 
 def postgres_pids() -> list[int]:
-    """The PostgreSQL server's process trees on this machine (its backends do the SQL work).
-
-    Read again at each end of a window: backends come and go with pooled connections.
-    """
+    """The PostgreSQL server's process trees on this machine (backends come and go: read it again)."""
     postgres = {}
     for pid, fields in _processes().items():
         try:
@@ -153,6 +142,17 @@ def environment(pid: int) -> dict[str, str]:
     return dict(entry.decode(errors="replace").partition("=")[::2] for entry in raw.split(b"\0") if entry)
 
 
+def _tcp_sockets(port: int, state: str) -> Iterator[tuple[str, str]]:
+    """(local hex address, inode) of each TCP socket on local port in `state` (01 established, 0A listen)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                parts = line.split()
+                address, _, hex_port = parts[1].partition(":")
+                if parts[3] == state and int(hex_port, 16) == port:
+                    yield address, parts[9]
+
+
 def established_connections(pid: int, port: int) -> int:
     """How many established TCP connections to local `port` the process holds."""
     inodes: set[str] = set()
@@ -162,12 +162,13 @@ def established_connections(pid: int, port: int) -> int:
                 target = os.readlink(fd)
                 if target.startswith("socket:["):
                     inodes.add(target[len("socket:[") : -1])
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                parts = line.split()
-                local, state, inode = parts[1], parts[3], parts[9]
-                if state == "01" and int(local.rsplit(":", 1)[1], 16) == port and inode in inodes:
-                    count += 1
-    return count
+    return sum(inode in inodes for _, inode in _tcp_sockets(port, "01"))
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses TCP sockets listen on at port."""
+    # The kernel prints each 32-bit word of an address in host (little-endian) order.
+    raws = [bytes.fromhex(address) for address, _ in _tcp_sockets(port, "0A")]
+    return {
+        str(ipaddress.ip_address(b"".join(r[i : i + 4][::-1] for i in range(0, len(r), 4)))) for r in raws
+    }

@@ -1,8 +1,4 @@
-"""What the compiled frontend knows about the app, and how it frames events (Reflex 0.10.1).
-
-Shared by tests/harness/client.py (python-socketio, every frame recorded) and bench/browser.py
-(one bare websocket per tab, thousands at once).
-"""
+"""What the compiled frontend knows of the app and how it shapes events (Reflex 0.10.1): client, bench."""
 
 from __future__ import annotations
 
@@ -19,6 +15,17 @@ ROUTER_DATA = {"pathname": "/", "asPath": "/"}
 Delta = dict[str, dict[str, Any]]
 
 
+def event(name: str, payload: object) -> dict[str, Any]:
+    """One event as the browser emits it on the `/_event` namespace."""
+    return {"name": name, "payload": payload, "router_data": dict(ROUTER_DATA)}
+
+
+def connect_auth(protocol: dict[str, Any]) -> dict[str, Any]:
+    """The browser's CONNECT data: its boot event (hydrate, with the initial state's hashes) and schema."""
+    boot = event(protocol["hydrate_event"], {"hashes": protocol["hashes"]})
+    return {"event": boot, "state_schema": protocol["state_schema"]}
+
+
 def delta_vars(delta: Delta, state_name: str) -> dict[str, Any] | None:
     """One state's vars in a delta, with Reflex's var suffix removed (None: the state is not in it)."""
     changes = delta.get(state_name)
@@ -28,10 +35,7 @@ def delta_vars(delta: Delta, state_name: str) -> dict[str, Any] | None:
 
 
 async def pipeline_deltas(name: str, payload: dict[str, Any], *, middleware: bool = True) -> list[Delta]:
-    """Every delta of one event run in-process through Reflex's pipeline, on a new tab's state in memory.
-
-    With middleware, the app's own runs around it, as in a server.
-    """
+    """Every delta of one event run in-process through Reflex's pipeline (and the middleware) on a new tab."""
     from reflex.event import Event
     from reflex.istate.manager.memory import StateManagerMemory
     from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
@@ -41,15 +45,15 @@ async def pipeline_deltas(name: str, payload: dict[str, Any], *, middleware: boo
     processor = BaseStateEventProcessor(middleware=app if middleware else None)
     processor = processor.configure(state_manager=StateManagerMemory())
     async with processor:
-        event = Event(name=name, payload=payload, router_data=dict(ROUTER_DATA))
-        return [dict(d) async for d in processor.enqueue_stream_delta(str(uuid.uuid4()), event)]
+        run = Event(name=name, payload=payload, router_data=dict(ROUTER_DATA))
+        return [dict(d) async for d in processor.enqueue_stream_delta(str(uuid.uuid4()), run)]
 
 
 @functools.cache
 def app_protocol() -> dict[str, Any]:
-    """State names, event names, initial-state hashes and the state schema of the compiled frontend.
+    """State and event names, initial-state hashes and state schema of the compiled frontend.
 
-    Not from inside a running event loop (it runs one): use asyncio.to_thread there.
+    It runs an event loop: from inside one, call it with asyncio.to_thread.
     """
     from reflex.state import OnLoadInternalState, State, _resolve_delta, state_snapshot_hashes
     from reflex_base.constants import Reflex

@@ -1,4 +1,4 @@
-"""The app in production mode (`reflex run --env prod --single-port`, one port), for tests and the benchmark."""
+"""The app in production mode (`reflex run --env prod --single-port`), for tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tests.harness import procfs
 
@@ -55,11 +55,6 @@ class AppServer:
         """The folder of its build, its states and its log."""
         return self.log_path.parent
 
-    @property
-    def web_dir(self) -> Path:
-        """Its compiled frontend."""
-        return self.workdir / ".web"
-
     def environment(self) -> dict[str, str]:
         """The server process's environment variables."""
         return procfs.environment(self.process.pid)
@@ -95,13 +90,29 @@ class AppServer:
 
     def stop(self) -> None:
         """Stop the whole process group; kill it if it does not stop in 20 s."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process(self.process)
+
+
+def launch(command: list[str], log_path: Path, mode: str = "wb", **options: Any) -> subprocess.Popen[bytes]:
+    """Start a command in a session of its own (see stop_process), its output to log_path."""
+    with log_path.open(mode) as log:
+        stdio = {"stdout": log, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
+        return subprocess.Popen(command, **stdio, start_new_session=True, **options)
+
+
+def stop_process(
+    process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20, *, group: bool = True
+) -> None:
+    """Send sig to a process (its group: started with start_new_session); SIGKILL after timeout seconds."""
+    if process.poll() is not None:
+        return
+    kill = os.killpg if group else os.kill
+    kill(process.pid, sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _wait_until_up(server: AppServer) -> None:
@@ -132,21 +143,8 @@ def start_app_server(
 ) -> AppServer:
     """Start `reflex run --env prod --single-port` on `port` (default: a free one) against db_url.
 
-    Each server builds its frontend in its own folder beside its log: a build
-    bakes in the server's port, so servers (or a developer's `make run`) must not share one.
-    A restart on the same port reuses the folder (give it another log file in the same folder).
-
-    Args:
-        db_url: The database the server uses (REFLEX_DB_URL).
-        log_path: Where its combined output goes; its build and states go beside it.
-        extra_env: Settings on top of the inherited environment.
-        port: The single port; a free one by default.
-        backend_host: The address to bind (Reflex's default when None).
-        production_defaults: Keep Reflex's state write debounce and log level (measurements);
-            tests otherwise get state written at once and debug logs to inspect.
-
-    Returns:
-        The server, answering /ping.
+    Its build (which bakes in the port) and states go beside log_path. production_defaults keeps Reflex's
+    state write debounce and log level; tests otherwise get state written at once and debug logs.
     """
     port = port or free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,16 +171,7 @@ def start_app_server(
         command += ["--loglevel", "debug"]
     if backend_host is not None:
         command += ["--backend-host", backend_host]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = launch(command, log_path, cwd=ROOT, env=env)
     server = AppServer(process=process, port=port, db_url=db_url, log_path=log_path)
     _wait_until_up(server)
     return server

@@ -1,10 +1,7 @@
-"""The machine's services: migrated databases to run the app on, PostgreSQL and Redis (skip on a laptop
-without them, fail in CI), services a test owns and may stop, and waiting on them with a deadline.
-"""
+"""Migrated databases to run the app on, services a test owns and may stop, and waiting with a deadline."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pwd
@@ -13,7 +10,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,11 +18,10 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 import redis
-import sqlalchemy as sa
 
 from signup_app import db
 from signup_app.migrations import migrate
-from tests.harness.server import free_port
+from tests.harness.server import free_port, launch, stop_process
 
 POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -41,9 +37,9 @@ def sqlite_database(folder: Path) -> str:
     return url
 
 
-def sqlalchemy_url(libpq_url: str) -> str:
-    """A libpq URL in SQLAlchemy's form, with the psycopg 3 driver."""
-    return libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
+def libpq_url(sqlalchemy: str) -> str:
+    """A SQLAlchemy URL of PostgreSQL (psycopg 3 driver) as psycopg.connect takes it."""
+    return sqlalchemy.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 @contextlib.contextmanager
@@ -54,10 +50,7 @@ def throwaway_postgres(
     prefix: str = "signup_test",
     template: str | None = None,
 ) -> Iterator[str]:
-    """A new database on the server of admin_url (migrated unless told), dropped afterwards.
-
-    With template (a database name), a copy of that database instead, which is much faster
-    than migrating: the template must have no open connection.
+    """A new database on admin_url's server (migrated unless told, or a copy of template), dropped afterwards.
 
     Raises:
         DatabaseUnavailableError: The server does not answer.
@@ -69,7 +62,8 @@ def throwaway_postgres(
         raise DatabaseUnavailableError(str(exc).strip()) from exc
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        url = f"{sqlalchemy_url(admin_url.rsplit('/', 1)[0])}/{name}"
+        server = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        url = f"{server}/{name}"
         try:
             if migrated and template is None:
                 migrate(url)
@@ -79,16 +73,6 @@ def throwaway_postgres(
             db.engine_for(url).dispose()
             with contextlib.suppress(psycopg.Error):
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def count_accounts(url: str) -> int:
-    """How many accounts the database holds."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(sa.text("SELECT count(*) FROM account")).scalar_one()
-    finally:
-        engine.dispose()
 
 
 # Tests that are not about rate limits must not trip them (they sign up one email many times),
@@ -137,26 +121,8 @@ def wait_until(probe: Callable[[], T], timeout: float, what: str, interval: floa
         time.sleep(interval)
 
 
-async def wait_until_async(
-    probe: Callable[[], Awaitable[T]], within: float, what: str, interval: float = 0.05
-) -> T:
-    """wait_until for async probes."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting until {what}")
-        await asyncio.sleep(interval)
-
-
 # How long a service (redis-server, a PostgreSQL cluster) may take to come up.
 SERVICE_START_S = 30.0
-REDIS_NOTHING_ON_DISK = ("--save", "", "--appendonly", "no", "--daemonize", "no")
-
-
-# --- redis-server, owned by the test ---------------------------------------------------------------------
 
 
 @dataclass
@@ -179,14 +145,9 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server", FileNotFoundError("redis-server is not on PATH"))
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*(binary, "--port", str(self.port), "--bind", "127.0.0.1"), *REDIS_NOTHING_ON_DISK],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        nothing_on_disk = ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", *nothing_on_disk]
+        self.process = launch(command, self.log_path, "ab")
         wait_until(self._answers, SERVICE_START_S, f"redis-server on port {self.port} answers PING")
 
     def _answers(self) -> bool:
@@ -202,13 +163,8 @@ class RedisServer:
 
     def stop(self) -> None:
         """SIGTERM, as a service manager stops it; waits until it has exited."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
 
 
 @contextlib.contextmanager
@@ -221,9 +177,6 @@ def redis_server(folder: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-# --- PostgreSQL ------------------------------------------------------------------------------------------
-
-
 def _postgres_binary(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
     if found is None:
@@ -233,14 +186,11 @@ def _postgres_binary(name: str) -> str:
 
 @dataclass
 class PostgresCluster:
-    """A PostgreSQL cluster of the test's own, which it can stop and start again.
-
-    initdb and pg_ctl refuse to run as root: they run as the postgres user, in a
-    temporary folder that user owns.
-    """
+    """A PostgreSQL cluster of the test's own, which it can stop and start again."""
 
     folder: Path
     port: int
+    run_as: list[str]  # initdb and pg_ctl refuse to run as root: as root, runuser -u postgres
 
     @property
     def data(self) -> Path:
@@ -250,58 +200,45 @@ class PostgresCluster:
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _run(self, *args: str, timeout: float = 60) -> None:
-        command = [*self._as_postgres, *args]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    def run(self, tool: str, *args: str) -> None:
+        """Run initdb or pg_ctl on this cluster's data folder."""
+        command = [*self.run_as, _postgres_binary(tool), "-D", str(self.data), *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stdout}\n{done.stderr}")
-
-    @property
-    def _as_postgres(self) -> list[str]:
-        if os.geteuid() != 0:
-            return []  # already an ordinary user
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            unavailable("runuser", FileNotFoundError("runuser is not installed"))
-        return [runuser, "-u", "postgres", "--"]
-
-    def init(self) -> None:
-        self._run(_postgres_binary("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stdout}\n{done.stderr}")
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        log = str(self.folder / "postgres.log")
-        self._run(_postgres_binary("pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
+        self.run("pg_ctl", "-l", str(self.folder / "postgres.log"), "-o", options, "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
         """pg_ctl stop: `fast` ends every session (as a shutdown does), then the server exits."""
-        self._run(_postgres_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
+        self.run("pg_ctl", "-m", mode, "-w", "stop")
 
 
 @contextlib.contextmanager
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """A started cluster of the test's own, on a free port; stopped and removed afterwards."""
+    run_as: list[str] = []
     if os.geteuid() == 0:
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError as exc:
             unavailable("the postgres user (initdb and pg_ctl refuse to run as root)", exc)
+        run_as = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
     folder = Path(tempfile.mkdtemp(prefix="signup-pg-"))
-    if os.geteuid() == 0:
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    cluster = PostgresCluster(folder=folder, port=free_port())
+    if run_as:
+        os.chown(folder, owner.pw_uid, owner.pw_gid)  # a folder the postgres user owns
+    cluster = PostgresCluster(folder, free_port(), run_as)
     try:
         try:
-            cluster.init()
+            cluster.run("initdb", "-A", "trust", "-U", "postgres")
             cluster.start()
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             unavailable("a PostgreSQL cluster of the test's own", exc)
         yield cluster
     finally:
-        if cluster.running():
+        if (cluster.data / "postmaster.pid").exists():
             with contextlib.suppress(Exception):
                 cluster.stop("immediate")
         shutil.rmtree(folder, ignore_errors=True)

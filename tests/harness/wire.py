@@ -47,6 +47,11 @@ class Accounts:
         with Session(self.engine) as session:
             return session.exec(select(sa.func.count()).select_from(Account)).one()
 
+    def all(self) -> list[Account]:
+        """Every account, in the order they were created."""
+        with Session(self.engine) as session:
+            return list(session.exec(select(Account).order_by(Account.id)).all())
+
     def with_email(self, email: str) -> list[Account]:
         """The accounts whose email matches under the email key (as the unique index compares)."""
         with Session(self.engine) as session:
@@ -81,8 +86,6 @@ def files_modified_since(folder: Path, since: float) -> list[Path]:
         return []
     return [path for path in folder.iterdir() if path.is_file() and path.stat().st_mtime >= since]
 
-
-# --- The HTTP transports ------------------------------------------------------------------------------
 
 # The ids of the form page's message elements, and the error key each one shows.
 ERROR_ELEMENT_IDS = {f"{key}-error": key for key in ("name", "email", "password", "form")}
@@ -146,16 +149,10 @@ async def post_form(
 
 
 async def get_welcome(http: httpx.AsyncClient, created: httpx.Response) -> httpx.Response:
-    """The welcome page a 303 points to, sent the cookie that 303 set.
-
-    In production the cookie is Secure (and __Host-): httpx keeps it but sends it only over https,
-    while a browser also sends it to http://127.0.0.1, where the test server runs.
-    """
+    """The welcome page a 303 points to, sent the cookie it set (Secure: httpx sends it over https only)."""
     cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in created.cookies.jar)
     return await http.get(created.headers["location"], headers={"Cookie": cookies})
 
-
-# --- The HTTP routes: paths, limits, reading their answers -----------------------------------------
 
 FORM_PATH = routes.SIGNUP_FORM
 JSON_PATH = routes.SIGNUP_API
@@ -198,8 +195,6 @@ async def chunks(size: int, chunk: int = 1024) -> AsyncIterator[bytes]:
         sent += part
         yield b" " * part
 
-
-# --- The app's HTTP side in-process: its routes behind the production middleware chain, no server -----
 
 # Any port but the development frontend's (3000): tests send that origin as a foreign one.
 PORT = 8000
