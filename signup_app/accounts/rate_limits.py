@@ -101,25 +101,28 @@ _limiters: dict[tuple[str, ...], AttemptLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def _attempt_limiter(
-    scope: str,
-    storage_uri: str,
-    per_address: str,
-    per_email: str,
-    per_email_global: str | None,
-    ipv6_prefix: int,
-) -> AttemptLimiter:
-    key = (scope, storage_uri, per_address, per_email, per_email_global or "", str(ipv6_prefix))
+# Each action's settings: per address, per (email, address), and per email from all addresses.
+_SETTINGS = {
+    "signup": ("rate_limit_per_address", "rate_limit_per_email", "rate_limit_per_email_global"),
+    "signin": ("signin_rate_limit_per_address", "signin_rate_limit_per_account", None),
+}
+
+
+def _attempt_limiter(scope: str, config: settings.Settings | None) -> AttemptLimiter:
+    config = config or settings.load()
+    items = tuple(getattr(config, name) if name else None for name in _SETTINGS[scope])
+    key = (scope, config.redis_url or "memory://", *(item or "" for item in items), str(config.ipv6_prefix))
     if (limiter := _limiters.get(key)) is not None:
         return limiter
     with _limiters_lock:
         if (limiter := _limiters.get(key)) is None:
+            per_address, per_email, per_email_global = items
             limiter = AttemptLimiter(
-                strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri)),
-                parse(per_address),
-                parse(per_email),
+                strategies.MovingWindowRateLimiter(storage.storage_from_string(key[1])),
+                parse(per_address),  # type: ignore[arg-type]
+                parse(per_email),  # type: ignore[arg-type]
                 parse(per_email_global) if per_email_global else None,
-                ipv6_prefix,
+                config.ipv6_prefix,
                 scope,
             )
             _limiters[key] = limiter
@@ -128,25 +131,9 @@ def _attempt_limiter(
 
 def signup_limiter(config: settings.Settings | None = None) -> AttemptLimiter:
     """The signup limiter for config, by default the loaded settings (one per process and configuration)."""
-    config = config or settings.load()
-    return _attempt_limiter(
-        "signup",
-        config.redis_url or "memory://",
-        config.rate_limit_per_address,
-        config.rate_limit_per_email,
-        config.rate_limit_per_email_global,
-        config.ipv6_prefix,
-    )
+    return _attempt_limiter("signup", config)
 
 
 def signin_limiter(config: settings.Settings | None = None) -> AttemptLimiter:
     """The sign-in limiter: per address, and per (account email, address) with no global ceiling."""
-    config = config or settings.load()
-    return _attempt_limiter(
-        "signin",
-        config.redis_url or "memory://",
-        config.signin_rate_limit_per_address,
-        config.signin_rate_limit_per_account,
-        None,
-        config.ipv6_prefix,
-    )
+    return _attempt_limiter("signin", config)

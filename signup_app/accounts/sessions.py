@@ -14,8 +14,8 @@ These functions block on the database: call them off the event loop.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -30,16 +30,14 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 _KEEP_ENDED = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Viewer:
+class Viewer(NamedTuple):
     """Who a valid token belongs to."""
 
     session_id: int
     account_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
+class SessionInfo(NamedTuple):
     """One active session, as the account page lists it."""
 
     id: int

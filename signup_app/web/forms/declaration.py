@@ -94,6 +94,17 @@ class Success:
     reply: Mapping[str, str] = field(default_factory=dict)
 
 
+def signed_in(heading: str, message: str, account_page: str) -> Success:
+    """The success of a form that signs in: the account page, the account in the JSON reply."""
+    return Success(
+        heading,
+        message,
+        name_key="name",
+        path=account_page,
+        reply={"id": "integer", "name": "string", "email": "string"},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """A line under the form pointing to a related page ("Already have an account? Sign in")."""

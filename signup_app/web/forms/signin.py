@@ -6,7 +6,7 @@ from signup_app.accounts import sign_in
 from signup_app.accounts.signin import check_signin_field
 from signup_app.accounts.validation import email_validator, password_length_validator
 from signup_app.web import routes
-from signup_app.web.forms.declaration import Field, Form, Link, Success
+from signup_app.web.forms.declaration import Field, Form, Link, signed_in
 
 SIGNIN = Form(
     name="signin",
@@ -35,13 +35,7 @@ SIGNIN = Form(
     action=sign_in,
     path=routes.SIGNIN,
     api_path=routes.SIGNIN_API,
-    success=Success(
-        heading="Welcome back, ",
-        message="Signing you in…",
-        name_key="name",
-        path=routes.ACCOUNT,
-        reply={"id": "integer", "name": "string", "email": "string"},
-    ),
+    success=signed_in("Welcome back, ", "Signing you in…", routes.ACCOUNT),
     operation_id="signIn",
     summary="Sign in (sets the sign-in cookie)",
     check_field=check_signin_field,

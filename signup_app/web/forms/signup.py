@@ -12,7 +12,7 @@ from signup_app.accounts.validation import (
     signup_password_feedback,
 )
 from signup_app.web import routes
-from signup_app.web.forms.declaration import Field, Form, Link, Success
+from signup_app.web.forms.declaration import Field, Form, Link, signed_in
 
 SIGNUP = Form(
     name="signup",
@@ -68,13 +68,7 @@ SIGNUP = Form(
     action=register,
     path=routes.SIGNUP_FORM,
     api_path=routes.SIGNUP_API,
-    success=Success(
-        heading="Welcome, ",
-        message="Your account is ready. Signing you in…",
-        name_key="name",
-        path=routes.ACCOUNT,
-        reply={"id": "integer", "name": "string", "email": "string"},
-    ),
+    success=signed_in("Welcome, ", "Your account is ready. Signing you in…", routes.ACCOUNT),
     operation_id="signup",
     summary="Create an account",
     admit=admit,
