@@ -1,8 +1,4 @@
-"""In-process fixtures for the HTTP routes: the app's routes and middleware chain, no server.
-
-They carry the names the server fixtures have (app_server, http, accounts), so a status-code
-test reads the same here as against `reflex run --env prod` (tests/wire keeps those end-to-end).
-"""
+"""The HTTP routes in-process (their middleware chain, no server), under the server fixtures' names."""
 
 from __future__ import annotations
 
@@ -20,6 +16,7 @@ def app_server(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> InProcessApp
     """The app in-process, in production mode (as `reflex run --env prod`), on its own SQLite database."""
     monkeypatch.setenv("REFLEX_ENV_MODE", "prod")
     monkeypatch.setenv("REFLEX_DB_URL", sqlite_url)
+    monkeypatch.delenv("SIGNUP_TRUSTED_PROXIES", raising=False)  # the test client's address is a client's
     return InProcessApp(db_url=sqlite_url)
 
 

@@ -29,11 +29,7 @@ def server_log(app_server: AppServer) -> LogWindow:
 
 @pytest.fixture(scope="session")
 def states_dir(app_server: AppServer) -> Path:
-    """Where the server's disk state manager writes its pickles.
-
-    tests/harness/server.py points REFLEX_STATES_WORKDIR beside the log; a server started
-    without it uses Reflex's default, `.states` in its working directory (ROOT).
-    """
+    """Where the disk state manager writes: beside the log (tests/harness/server.py), else ROOT/.states."""
     beside_log = app_server.log_path.parent / ".states"
     return beside_log if beside_log.is_dir() else ROOT / ".states"
 

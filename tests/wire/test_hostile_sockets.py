@@ -1,9 +1,5 @@
-"""A websocket that sends what the page never sends is closed after that one event, logged once.
-
-Each hostile event goes over a hydrated connection of its own, with a sentinel in what it sends,
-next to an already-connected tab: the hostile socket is closed, the log grows by one WARNING line
-(no traceback, nothing the client sent), and the other tab is still answered.
-"""
+"""A websocket that sends what the page never sends (with a sentinel in it) is closed after that one
+event and logged in one WARNING line, with no traceback or client text; another tab is still answered."""
 
 from __future__ import annotations
 

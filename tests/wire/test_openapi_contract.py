@@ -1,23 +1,11 @@
 """The JSON route keeps the contract its OpenAPI document states: schemathesis against the prod server.
 
-Three runs, all seeded and bounded (about 10 s together):
-
-- In-process fuzzing of POST /api/signup (positive and negative bodies) with `call_and_validate`
-  (no 5xx, documented status, content type, headers and response schema), plus this app's own
-  oracle: a 201 only for what clean_signup accepts, a 422 with exactly clean_signup's errors
-  (or EMAIL_TAKEN for an address that exists). Schema-valid random text is nearly always a 422
-  (control characters, weak passwords), hence the next run.
-- Realistic valid signups (letters for names, plain addresses, passphrases), built with
-  hypothesis and sent as schemathesis cases with every check: each must be a 201 with its row.
-- `schemathesis run`, the CLI, which adds the coverage phase (boundary values, missing fields,
-  wrong media types, undocumented methods) and its method checks.
-
-`positive_data_acceptance` is left out of the first and the last: the schema cannot state password strength, names
-without control characters, or that an address is taken, so schema-valid bodies are rightly
-answered 422, as the document says ("A field is invalid, or the email address is taken").
-
-schemathesis.pytest.from_fixture is not used: with pytest 9.2 its lazy loader fails on
-`request.node._nodeid` (AttributeError), so the schema is loaded from the running server instead.
+Three seeded, bounded runs: fuzzed bodies (positive and negative) with every response check and this
+app's own oracle (a 201 only for what clean_signup accepts, a 422 with exactly its errors or
+EMAIL_TAKEN); realistic valid signups, each a 201; and the CLI, which adds the coverage phase.
+`positive_data_acceptance` is left out of the first and the last: the schema cannot state password
+strength or a taken address, so schema-valid bodies are rightly answered 422, as the document says.
+The schema is loaded from the running server: schemathesis.pytest.from_fixture fails on pytest 9.2.
 """
 
 from __future__ import annotations
@@ -38,7 +26,7 @@ from signup_app.accounts.registration import EMAIL_TAKEN
 from signup_app.accounts.validation import SignupInput, clean_signup
 from signup_app.web import routes
 from tests.harness.server import AppServer
-from tests.harness.wire import Accounts
+from tests.harness.wire import JSON_TYPE, Accounts
 
 pytestmark = pytest.mark.wire
 
@@ -46,7 +34,6 @@ OPENAPI_PATH = routes.OPENAPI
 SEED = 20240601
 MAX_EXAMPLES = 40
 CLI_TIMEOUT_S = 120
-JSON_TYPE = "application/json"
 
 
 @pytest.fixture(scope="module")

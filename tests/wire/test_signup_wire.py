@@ -1,4 +1,5 @@
-"""The signup over Reflex's websocket, driven exactly as the browser drives it, against `reflex run --env prod`."""
+"""The signup page over Reflex's websocket as the browser drives it, against `reflex run --env prod` and its
+disk state: hydration, the password kept out of frames, log and files, live checks, racing signups."""
 
 from __future__ import annotations
 
@@ -7,53 +8,28 @@ import json
 import random
 import re
 import time
-import unicodedata
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from reflex_base.constants import Reflex
-from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 from sqlalchemy.engine import make_url
 
-from signup_app.accounts.passwords import verify_password
-from signup_app.accounts.registration import EMAIL_TAKEN, SERVER_ERROR
-from signup_app.accounts.validation import FORM, PasswordStrengthValidator, clean_signup
-from tests.harness.client import ROOT_STATE, SUBMIT_EVENT, WireClient, form, settled, state_vars
+from signup_app.accounts.registration import EMAIL_TAKEN
+from signup_app.accounts.validation import PasswordStrengthValidator, check_field, signup_password_feedback
+from tests.harness.client import ROOT_STATE, SIGNUP_STATE, WireClient, form, state_vars
 from tests.harness.data import sentinel_core, sentinel_password, strong_password, unique_email
 from tests.harness.server import AppServer
 from tests.harness.wire import Accounts, ClientFactory, LogWindow, files_modified_since, state_file
+from tests.wire.signups import server_errors_in, submit_at_once
 
 pytestmark = pytest.mark.wire
 
-ARGON2_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
-# What a server-side failure leaves in the log (Rich prints Python's tracebacks).
-SERVER_ERROR_IN_LOG = re.compile(r"Traceback|Reflex Backend Exception|Error processing event|signup failed")
+CHECK_EVENT = f"{SIGNUP_STATE}.check_field"
+RATE_EVENT = f"{SIGNUP_STATE}.rate_password"
 # File-system timestamps come from a coarse clock that can lag time.time() by a tick.
 CLOCK_SLACK_S = 0.05
-
-
-def lines_with(log: LogWindow, text: str) -> list[str]:
-    """The log lines holding text (the search itself also catches text wrapped over lines)."""
-    return [line for line in log.text().splitlines() if text in line]
-
-
-def server_errors_in(log: LogWindow) -> list[str]:
-    return SERVER_ERROR_IN_LOG.findall(log.text())
-
-
-async def register_ok(client: WireClient, accounts: Accounts) -> None:
-    """A valid signup on this client succeeds and creates exactly its row."""
-    email = unique_email("follow-up")
-    deltas = await client.submit_and_settle(form(name="Follow Up", email=email, password=strong_password()))
-    assert deltas[-1].get("welcome_name") == "Follow Up", deltas
-    assert len(accounts.with_email(email)) == 1
-
-
-# --- 0. The client speaks the browser's protocol ------------------------------------------------
 
 
 async def test_hydrates_like_the_browser(connect: ClientFactory, server_log: LogWindow) -> None:
@@ -78,30 +54,12 @@ async def test_hydrates_like_the_browser(connect: ClientFactory, server_log: Log
     assert "No token provided" not in server_log.text()
 
 
-# --- 1. A valid signup ---------------------------------------------------------------------------
-
-
-async def test_valid_signup(connect: ClientFactory, accounts: Accounts, server_log: LogWindow) -> None:
-    client = await connect()
-    name = unicodedata.normalize("NFD", "  Zoë Ångström-Núñez \t")
-    email = unique_email("valid")
-    password = strong_password()
-
-    deltas = await client.submit_and_settle(form(name=name, email=email, password=password))
-
-    welcome = unicodedata.normalize("NFC", name).strip()
-    assert welcome == "Zoë Ångström-Núñez"
-    assert deltas == [{"pending": True}, {"pending": False, "welcome_name": welcome, "errors": {}}]
-    assert list(client.frontend_events()) == []
-    [account] = accounts.with_email(email)
-    assert account.name == welcome
-    assert account.email == email
-    assert account.password_hash.startswith(ARGON2_PREFIX)
-    assert verify_password(account.password_hash, password)
-    assert server_errors_in(server_log) == []
-
-
-# --- 2. The password never leaves the handler --------------------------------------------------------
+async def send(client: WireClient, name: str, payload: dict[str, object], var: str) -> dict[str, object]:
+    """Emit one event as the page does; the form State's vars of the answer that sets ``var``."""
+    start = len(client.messages)
+    await client.emit(name, payload)
+    message = await client.wait_for(lambda m: var in (state_vars(m) or {}), start)
+    return state_vars(message) or {}
 
 
 async def test_password_is_in_no_frame_log_or_state_file(
@@ -111,9 +69,13 @@ async def test_password_is_in_no_frame_log_or_state_file(
     server_log: LogWindow,
     states_dir: Path,
 ) -> None:
+    """Submitted (created, taken or refused), or only rated and checked live as it is typed: a password
+    never comes back, nor reaches the log, a state file or the database."""
     started = time.time()
     password = sentinel_password()
     core = sentinel_core(password)
+    # Typed on the way: long enough for the length check, weak enough for the meter to complain; too short.
+    weak, short = core[:6] * 3, core[:8]
     email = unique_email("sentinel")
     clients: list[WireClient] = []
 
@@ -134,18 +96,42 @@ async def test_password_is_in_no_frame_log_or_state_file(
     assert set(too_long[-1]["errors"]) == {"password"}
     assert len(accounts.with_email(email)) == 1
 
-    # Every frame each tab received: the CONNECT ack, the hydrate, the submit's deltas.
+    live = await connect()
+    clients.append(live)
+    rated = await send(
+        live, RATE_EVENT, {"value": weak, "fields": {"name": "Sam", "email": ""}}, "meter_score"
+    )
+    expected = signup_password_feedback(weak, {"name": "Sam"})
+    assert not expected.strong_enough
+    assert (rated["meter_score"], rated["meter_warning"], rated["meter_strong"]) == (
+        expected.score,
+        PasswordStrengthValidator.common_message,
+        False,
+    )
+    assert rated["meter_suggestions"] == list(expected.suggestions)
+    rated = await send(
+        live, RATE_EVENT, {"value": password, "fields": {"name": "Sam", "email": ""}}, "meter_score"
+    )
+    assert (rated["meter_score"], rated["meter_warning"], rated["meter_strong"]) == (4, "", True)
+    checked = await send(live, CHECK_EVENT, {"field": "password", "value": short}, "errors")
+    assert checked["errors"] == {"password": check_field("password", short)}
+    checked = await send(live, CHECK_EVENT, {"field": "email", "value": "sam@"}, "errors")
+    assert checked["errors"]["email"] == check_field("email", "sam@")
+    assert live.connected  # the socket guard took them for the page's own events
+
+    # Every frame each tab received: the CONNECT ack, the hydrate, the events' deltas.
+    searched = (core, short, weak)
     assert any("Sam Sentinel" in frame for frame in clients[0].frames)  # the scan sees real frames
+    assert any("meter_score" in frame for frame in live.frames)
     for client in clients:
         assert len(client.frames) >= 5
         assert list(client.frontend_events()) == []
         for frame in client.frames:
-            assert core not in frame
+            assert not [text for text in searched if text in frame]
         for name, data in client.received:
             assert core not in json.dumps([name, data], ensure_ascii=False)
 
-    assert core not in server_log.text()
-    assert core not in server_log.compact()
+    assert not [text for text in searched if text in server_log.text() or text in server_log.compact()]
     assert server_errors_in(server_log) == []
 
     # The test server saves state synchronously (no debounce); a barrier event per tab
@@ -155,195 +141,33 @@ async def test_password_is_in_no_frame_log_or_state_file(
     written = files_modified_since(states_dir, started - CLOCK_SLACK_S)
     assert len(written) >= len(clients)
     assert b"Sam Sentinel" in state_file(states_dir, clients[0].token).read_bytes()  # the scan sees state
-    for path in written:
-        assert core.encode() not in path.read_bytes(), path
-
+    assert b"meter_score" in state_file(states_dir, live.token).read_bytes()
     database = Path(make_url(app_server.db_url).database or "")
-    for path in (database, database.with_name(database.name + "-wal")):
+    for path in [*written, database, database.with_name(database.name + "-wal")]:
         if path.exists():
-            assert core.encode() not in path.read_bytes(), path
+            data = path.read_bytes()
+            assert not [text for text in searched if text.encode() in data], path
 
 
-# --- 3. Bad input, sent straight over the websocket --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BadInput:
-    """One bad submission, built from a fresh email and sentinel password."""
-
-    id: str
-    # The field whose error must come back; None when Reflex rejects the event before the handler.
-    field: str | None
-    # The submit event's payload.
-    payload: Callable[[str, str], object]
-    # What the handler receives as form_data, for the exact expected errors from clean_signup.
-    attrs: Callable[[str, str], object]
-    # The field's message, where the app defines it as a constant.
-    message: str | None = None
-
-
-_DROP = object()
-COMMON_PASSWORD = PasswordStrengthValidator.common_message
-PERSONAL_PASSWORD = PasswordStrengthValidator.personal_message
-# The largest strings a frame can carry: frames over 64 KB are refused (tests/wire/abuse/test_sockets.py).
-_LARGE = 60 * 1024
-
-
-def wrapped(id: str, field: str, message: str | None = None, **overrides: object) -> BadInput:
-    """A form wrapped as the browser wraps it, with some fields replaced (a callable gets email,
-    password) or dropped."""
-
-    def fields(email: str, password: str) -> dict[str, object]:
-        values: dict[str, object] = {"name": "Bad Input", "email": email, "password": password}
-        for key, value in overrides.items():
-            if value is _DROP:
-                del values[key]
-            else:
-                values[key] = value(email, password) if callable(value) else value
-        return values
-
-    return BadInput(id, field, lambda e, p: {"form_data": form(**fields(e, p))}, fields, message)
-
-
-def raw(
-    id: str,
-    field: str | None,
-    payload: Callable[[str, str], dict[str, object]],
-    attrs: Callable[[str, str], object] | None = None,
-) -> BadInput:
-    """A payload sent as it is; the handler gets its form_data unless attrs says otherwise."""
-    return BadInput(id, field, payload, attrs or (lambda e, p: payload(e, p).get("form_data")))
-
-
-BAD_INPUTS = [
-    # Wrong types.
-    wrapped("name-int", "name", name=42),
-    wrapped("name-list", "name", name=["Bad", "Input"]),
-    wrapped("name-dict", "name", name={"first": "Bad"}),
-    wrapped("name-bool", "name", name=True),
-    wrapped("name-null", "name", name=None),
-    wrapped("email-number", "email", email=12345),
-    wrapped("password-list", "password", password=lambda e, p: [p]),
-    # Missing fields.
-    wrapped("missing-name", "name", name=_DROP),
-    wrapped("missing-email", "email", email=_DROP),
-    wrapped("missing-password", "password", password=_DROP),
-    wrapped("empty-form", "name", name=_DROP, email=_DROP, password=_DROP),
-    # Extra fields.
-    wrapped("extra-field", FORM, is_admin="true"),
-    # Weak passwords, whose messages are constants.
-    wrapped("password-common", "password", COMMON_PASSWORD, password="password1234567890"),
-    wrapped("password-personal", "password", PERSONAL_PASSWORD, password=lambda e, p: e.split("@")[0]),
-    # NaN: python's json.dumps sends the bare NaN token, which the server's json.loads accepts.
-    wrapped("name-nan", "name", name=float("nan")),
-    wrapped("password-nan", "password", password=float("nan")),
-    # Lone surrogates travel as \ud800-style escapes, as JSON.stringify also writes them.
-    wrapped("name-lone-surrogate", "name", name="Bad\ud800Input"),
-    wrapped("password-lone-surrogate", "password", password=lambda e, p: p + "\udfff"),
-    # NUL, CR and LF inside the name and the email.
-    wrapped("name-nul", "name", name="Bad\x00Input"),
-    wrapped("name-cr", "name", name="Bad\rInput"),
-    wrapped("name-lf", "name", name="Bad\nInput"),
-    wrapped("email-nul", "email", email=lambda e, p: e.replace("@", "\x00@")),
-    wrapped("email-cr", "email", email=lambda e, p: e.replace("@", "\r@")),
-    wrapped("email-lf", "email", email=lambda e, p: e.replace("@", "\n@")),
-    # 60 KB in each field (the frame stays under the 64 KB limit).
-    wrapped("name-60kb", "name", name="n" * _LARGE),
-    wrapped("email-60kb", "email", email=lambda e, p: "e" * _LARGE + e),
-    wrapped("password-60kb", "password", password=lambda e, p: p + "p" * _LARGE),
-    # form_data shaped otherwise than the browser's wrapped entries.
-    raw(
-        "form-data-plain-dict",
-        "email",
-        lambda e, p: {"form_data": {"name": "Bad Input", "email": "not-an-address", "password": p}},
-    ),
-    raw("form-data-string", FORM, lambda e, p: {"form_data": f"name=Bad&email={e}&password={p}"}),
-    raw("form-data-list", FORM, lambda e, p: {"form_data": [["email", e], ["password", p]]}),
-    raw("form-data-number", FORM, lambda e, p: {"form_data": 7}),
-    raw("form-data-null", FORM, lambda e, p: {"form_data": None}),
-    raw("no-form-data", FORM, lambda e, p: {}),
-    raw("entries-null", FORM, lambda e, p: {"form_data": {FORM_DATA_ENTRIES_KEY: None}}),
-    # Malformed wrapped entries: Reflex cannot unwrap them, so the socket is closed instead.
-    raw("entries-string", None, lambda e, p: {"form_data": {FORM_DATA_ENTRIES_KEY: f"password={p}"}}),
-    raw(
-        "entries-triples",
-        None,
-        lambda e, p: {
-            "form_data": {FORM_DATA_ENTRIES_KEY: [["name", "Bad", 1], ["email", e, 2], ["password", p, 3]]}
-        },
-    ),
-    # Unexpected payload keys next to form_data are ignored, never read as a field.
-    raw(
-        "payload-key-password",
-        "password",
-        lambda e, p: {"form_data": form(name="Bad Input", email=e), "password": p},
-        attrs=lambda e, p: {"name": "Bad Input", "email": e},
-    ),
-    raw(
-        "payload-key-self",
-        "email",
-        lambda e, p: {"form_data": form(name="Bad Input", email="nope", password=p), "self": p},
-        attrs=lambda e, p: {"name": "Bad Input", "email": "nope", "password": p},
-    ),
-]
-
-
-@pytest.mark.parametrize("bad", BAD_INPUTS, ids=[bad.id for bad in BAD_INPUTS])
-async def test_bad_input_is_rejected_without_error(
-    bad: BadInput,
-    app_server: AppServer,
+async def test_leaving_the_email_field_answers_alike_for_a_taken_and_a_free_address(
     connect: ClientFactory,
-    accounts: Accounts,
-    server_log: LogWindow,
 ) -> None:
-    bystander = await connect()
-    client = await connect()
-    email, password = unique_email("bad"), sentinel_password()
-    rows_before = accounts.count()
+    taken = f"live-{uuid.uuid4().hex}@example.com"
+    signer = await connect()
+    deltas = await signer.submit_and_settle(
+        form(name="Taken Address", email=taken, password=f"{uuid.uuid4().hex[:12]} orbit lantern")
+    )
+    assert deltas[-1].get("welcome_name") == "Taken Address", deltas
 
-    start = len(client.messages)
-    await client.emit(SUBMIT_EVENT, bad.payload(email, password))
-
-    if bad.field is None:
-        # Reflex could not convert the arguments: the socket is closed at that event, unanswered.
-        await client.wait_closed()
-        assert client.messages[start:] == []
-    else:
-        # Either the handler's answer, or a frontend event (an error toast): fail fast on the latter.
-        await client.wait_for(lambda m: settled(m) or bool(m.get("events")), start)
-        assert {name for name, _ in client.received} == {"event"}
-        assert list(client.frontend_events()) == [], "the server answered with an error toast"
-        deltas = client.signup_deltas(start)
-        assert deltas[0] == {"pending": True}
-        errors = deltas[-1]["errors"]
-        assert errors.get(bad.field), errors
-        if bad.message is not None:
-            assert errors[bad.field] == bad.message
-        assert SERVER_ERROR not in errors.values()
-        expected = clean_signup(bad.attrs(email, password))
-        assert isinstance(expected, dict)
-        assert errors == expected
-        assert "welcome_name" not in deltas[-1]
-    assert server_errors_in(server_log) == []
-    assert accounts.count() == rows_before
-
-    # The server, the connection (or, once closed, the reconnected tab) and the other tab still work.
-    assert app_server.process.poll() is None
-    sent_on = client
-    if not client.connected:
+    answers = []
+    for email in (taken, taken.upper(), f"live-{uuid.uuid4().hex}@example.com"):
         client = await connect()
-    await register_ok(client, accounts)
-    await register_ok(bystander, accounts)
-    assert accounts.count() == rows_before + 2
-
-    core = sentinel_core(password)
-    for frame in sent_on.frames:
-        assert core not in frame
-    leaked = core in server_log.compact()
-    assert not leaked, f"the password reached the server log: {lines_with(server_log, core)}"
-
-
-# --- 4. Concurrent signups of one address ----------------------------------------------------------
+        # A first bad value, so that the answer to the real one is a delta of its own.
+        await send(client, CHECK_EVENT, {"field": "email", "value": "x@"}, "errors")
+        answers.append(
+            (await send(client, CHECK_EVENT, {"field": "email", "value": email}, "errors"))["errors"]
+        )
+    assert answers == [{}, {}, {}]
 
 
 def case_variants(email: str, count: int, seed: int) -> list[str]:
@@ -366,10 +190,7 @@ async def test_concurrent_signups_of_one_address(
         for i, spelling in enumerate(spellings)
     ]
 
-    starts = await asyncio.gather(*(c.submit(f) for c, f in zip(clients, forms, strict=True)))
-    await asyncio.gather(*(c.wait_for(settled, start) for c, start in zip(clients, starts, strict=True)))
-
-    finals = [c.signup_deltas(start)[-1] for c, start in zip(clients, starts, strict=True)]
+    finals = await submit_at_once(clients, forms)
     winners = [final for final in finals if final.get("welcome_name")]
     losers = [final for final in finals if not final.get("welcome_name")]
     assert len(winners) == 1, finals

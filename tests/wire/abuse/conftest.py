@@ -23,11 +23,9 @@ from tests.harness.client import WAIT_S
 
 @pytest.fixture(scope="package")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]:
-    """Behind a trusted proxy at 127.0.0.1: limits per X-Forwarded-For address; a cap of 20 sockets.
-
-    One signup attempt is made before the tests, so that they see a server in its steady state:
-    the first attempts after a start are the subject of test_the_first_burst_after_a_start_....
-    """
+    """Behind a trusted proxy at 127.0.0.1: limits per X-Forwarded-For address, a cap of 20 sockets and
+    one further origin listed. One attempt is made first, so that the tests see a server in its steady
+    state (the first attempts after a start are test_the_first_burst_after_a_start_...'s subject)."""
     with serving(
         tmp_path_factory,
         "proxied",
@@ -37,6 +35,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]
             "SIGNUP_RATE_LIMIT_PER_EMAIL": f"{PROXIED_PER_EMAIL}/minute",
             "SIGNUP_RATE_LIMIT_PER_EMAIL_GLOBAL": f"{PROXIED_PER_EMAIL_GLOBAL}/minute",
             "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": str(PROXIED_MAX_CONNECTIONS),
+            "REFLEX_CORS_ALLOWED_ORIGINS": "https://partner.example",
         },
     ) as served:
         warm_up = httpx.post(

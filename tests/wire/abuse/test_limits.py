@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -26,14 +25,12 @@ from tests.harness.abuse import (
     settled_deltas,
     throttle_seconds,
 )
-from tests.harness.client import WAIT_S, WireClient, form, settled, state_vars
+from tests.harness.client import WAIT_S, WireClient, form
 from tests.harness.data import strong_password, unique_email
-from tests.harness.wire import browser_headers, page_errors
+from tests.wire.signups import TRANSPORTS, send, submit_at_once
 
 pytestmark = pytest.mark.wire
 
-
-# --- 1. A flood from one address -------------------------------------------------------------------
 
 FLOOD_TABS = PROXIED_MAX_CONNECTIONS  # every tab the cap lets one address open
 FLOOD_PER_TAB = 50  # 1,000 submits in all
@@ -44,13 +41,9 @@ BYSTANDER_ROUND_TRIP_LIMIT_MS = 5000
 async def test_a_flood_from_one_address_is_throttled_while_another_address_signs_up(
     proxied: LimitedServer,
 ) -> None:
-    """1,000 valid submits from one address within about a second: PROXIED_PER_ADDRESS pass, the
-    rest are told to wait, and another address's signup is answered meanwhile.
-
-    A tab's events run one at a time, and a tab that shows its welcome ignores further submits
-    (no answer at all), so one tab can create one account: the flood comes from 20 tabs of one
-    address, 50 submits each, each a valid form with a distinct email.
-    """
+    """1,000 valid submits, each its own email, from 20 tabs of one address (a welcomed tab ignores further
+    submits) in about a second: PROXIED_PER_ADDRESS pass, the rest are told to wait, and another
+    address's signup is answered meanwhile."""
     log = proxied.log_window()
     flooder, bystander_address = new_addresses(2)
     tabs = [WireClient(proxied.url, headers=forwarded(flooder)) for _ in range(FLOOD_TABS)]
@@ -134,27 +127,14 @@ COLD_BURST_TABS = 20
 
 
 async def test_the_first_burst_after_a_start_respects_the_limit(cold: LimitedServer) -> None:
-    """20 tabs of one address submit at once, the server's first attempts: one may pass (1/minute).
-
-    The limiter is built on first use, inside the worker threads that run the attempts
-    (functools.cache does not stop two threads from building one each): attempts counted by a
-    limiter that is then dropped are forgotten, and more than the limit get through.
-    """
+    """20 tabs of one address submit at once, the server's first attempts: one may pass (1/minute). A
+    limiter built on first use by two worker threads at once (functools.cache does not stop that) would
+    forget the attempts counted by the one dropped, and let more through."""
     tabs = [WireClient(cold.url) for _ in range(COLD_BURST_TABS)]
     assert await connect_all(tabs) == [None] * COLD_BURST_TABS
+    forms = [form(name="Cold Start", email=unique_email("cold"), password=strong_password()) for _ in tabs]
     try:
-        starts = await asyncio.gather(
-            *(
-                tab.submit(form(name="Cold Start", email=unique_email("cold"), password=strong_password()))
-                for tab in tabs
-            )
-        )
-        finals = [
-            state_vars(m) or {}
-            for m in await asyncio.gather(
-                *(tab.wait_for(settled, start) for tab, start in zip(tabs, starts, strict=True))
-            )
-        ]
+        finals = await submit_at_once(tabs, forms)
     finally:
         await close_all(tabs)
 
@@ -166,27 +146,16 @@ async def test_the_first_burst_after_a_start_respects_the_limit(cold: LimitedSer
     assert len(welcomed) == 1, f"{len(welcomed)} accounts from one address with a limit of 1/minute"
 
 
-# --- 2. One email from many addresses; a forged X-Forwarded-For ------------------------------------
-
-
 async def test_one_email_from_fifty_addresses_is_limited_per_email(proxied: LimitedServer) -> None:
     email = unique_email("target")
     clients = [WireClient(proxied.url, headers=forwarded(a)) for a in new_addresses(50)]
     assert await connect_all(clients) == [None] * len(clients)
+    forms = [form(name=f"Claimant {i}", email=email, password=strong_password()) for i in range(len(clients))]
     try:
-        starts = await asyncio.gather(
-            *(
-                client.submit(form(name=f"Claimant {i}", email=email, password=strong_password()))
-                for i, client in enumerate(clients)
-            )
-        )
-        finals = await asyncio.gather(
-            *(client.wait_for(settled, start) for client, start in zip(clients, starts, strict=True))
-        )
+        outcomes = await submit_at_once(clients, forms)
     finally:
         await close_all(clients)
 
-    outcomes = [state_vars(final) or {} for final in finals]
     welcomed = [o for o in outcomes if o.get("welcome_name")]
     taken = [o for o in outcomes if o.get("errors") == {"email": EMAIL_TAKEN}]
     limited = [o for o in outcomes if throttle_seconds(o.get("errors"))]
@@ -198,46 +167,22 @@ async def test_one_email_from_fifty_addresses_is_limited_per_email(proxied: Limi
     assert len(proxied.accounts.with_email(email)) == 1
 
 
-async def _attempt(
-    transport: str, served: LimitedServer, address: str, fields: dict[str, str]
-) -> tuple[int, dict]:
-    """One signup attempt from an address (through the trusted proxy): the status and the errors.
-
-    The websocket has no status: 201 stands for a welcome, 422 for errors, 429 for a throttle.
-    """
-    if transport == "websocket":
-        async with WireClient(served.url, headers=forwarded(address)) as client:
-            final = (await client.submit_and_settle(form(**fields)))[-1]
-        if final.get("welcome_name"):
-            return 201, {}
-        return (429 if throttle_seconds(final["errors"]) else 422), final["errors"]
-    async with httpx.AsyncClient(base_url=served.url, timeout=WAIT_S) as http:
-        if transport == "json":
-            response = await http.post("/api/signup", json=fields, headers=forwarded(address))
-            return response.status_code, response.json().get("errors", {})
-        headers = {**forwarded(address), **browser_headers(served.app)}
-        response = await http.post("/signup", content=urlencode(fields), headers=headers)
-        status = 201 if response.status_code == 303 else response.status_code
-        return status, page_errors(response.text) if status != 201 else {}
-
-
-@pytest.mark.parametrize("transport", ["websocket", "form", "json"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_an_attacker_cannot_lock_the_owner_out(proxied: LimitedServer, transport: str) -> None:
     """One address uses up its attempts at the victim's email; the victim, from another, signs up."""
     victim = unique_email(f"victim-{transport}")
     attacker, owner = new_addresses(2)
-    statuses = []
-    for _ in range(PROXIED_PER_EMAIL + 2):
-        status, errors = await _attempt(
-            transport, proxied, attacker, {"name": "X", "email": victim, "password": "short"}
-        )
-        statuses.append(status)
-        assert status == 422 or throttle_seconds(errors), errors
-    assert statuses == [422] * PROXIED_PER_EMAIL + [429] * 2
-
-    fields = {"name": "Rightful Owner", "email": victim, "password": strong_password()}
-    status, errors = await _attempt(transport, proxied, owner, fields)
-    assert (status, errors) == (201, {})
+    attack = {"name": "X", "email": victim, "password": "short"}
+    owns = {"name": "Rightful Owner", "email": victim, "password": strong_password()}
+    async with httpx.AsyncClient(base_url=proxied.url, timeout=WAIT_S) as http:
+        replies = [
+            await send(transport, proxied.app, http, attack, forwarded(attacker))
+            for _ in range(PROXIED_PER_EMAIL + 2)
+        ]
+        rightful = await send(transport, proxied.app, http, owns, forwarded(owner))
+    assert [reply.status for reply in replies] == [422] * PROXIED_PER_EMAIL + [429] * 2
+    assert all(throttle_seconds(reply.errors) for reply in replies[PROXIED_PER_EMAIL:]), replies
+    assert (rightful.status, rightful.errors) == (303 if transport == "form" else 201, {})
     [account] = proxied.accounts.with_email(victim)
     assert account.name == "Rightful Owner"
 
@@ -261,21 +206,13 @@ async def test_an_address_over_its_limit_gets_429_before_its_body_is_parsed(prox
 
 async def test_a_forged_forwarded_for_does_not_escape_the_address_limit(direct: LimitedServer) -> None:
     """The server trusts no proxy: every tab is its socket address, whatever it claims."""
-    clients = [WireClient(direct.url, headers=forwarded(a)) for a in new_addresses(DIRECT_PER_ADDRESS + 3)]
-    assert await connect_all(clients) == [None] * len(clients)
-    try:
-        results = []
-        for i, client in enumerate(clients):  # one after the other: the first three are the ones let in
-            deltas = await client.submit_and_settle(
-                form(name=f"Spoofer {i}", email=unique_email("spoof"), password=strong_password())
-            )
-            results.append(deltas[-1])
-    finally:
-        await close_all(clients)
-
-    assert [r.get("welcome_name") for r in results[:DIRECT_PER_ADDRESS]] == [
-        f"Spoofer {i}" for i in range(DIRECT_PER_ADDRESS)
-    ], results
-    for result in results[DIRECT_PER_ADDRESS:]:
-        assert throttle_seconds(result.get("errors")) is not None, result
-        assert "welcome_name" not in result
+    replies = []
+    async with httpx.AsyncClient(base_url=direct.url, timeout=WAIT_S) as http:
+        # One after the other: the first three are the ones let in.
+        for i, address in enumerate(new_addresses(DIRECT_PER_ADDRESS + 3)):
+            fields = {"name": f"Spoofer {i}", "email": unique_email("spoof"), "password": strong_password()}
+            replies.append(await send("websocket", direct.app, http, fields, forwarded(address)))
+    assert [reply.created for reply in replies] == [f"Spoofer {i}" for i in range(DIRECT_PER_ADDRESS)] + [
+        None
+    ] * 3
+    assert all(throttle_seconds(reply.errors) for reply in replies[DIRECT_PER_ADDRESS:]), replies

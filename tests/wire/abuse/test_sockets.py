@@ -36,9 +36,6 @@ from tests.harness.wire import state_file
 
 pytestmark = pytest.mark.wire
 
-
-# --- 3. The per-address websocket cap --------------------------------------------------------------
-
 CAP_SOCKETS = 500
 CAP_BATCH = 50
 
@@ -115,24 +112,29 @@ async def test_sockets_over_the_cap_are_refused_at_the_handshake(proxied: Limite
     assert refusals == len(refused) + 1 + (attempts - 1)
 
 
-# --- 5. An oversized frame -------------------------------------------------------------------------
+FRAME_LIMIT = 64 * 1024  # rxconfig's REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE default
 
 
-async def test_an_oversized_frame_closes_the_connection_and_leaves_no_trace(proxied: LimitedServer) -> None:
+async def test_a_frame_over_64_kb_closes_its_connection_and_leaves_no_trace(proxied: LimitedServer) -> None:
+    """Just under the limit a submit is answered (its password too long); just over, the socket closes."""
     log = proxied.log_window()
     sentinel = f"SENTINEL{uuid.uuid4().hex}"
-    password = (sentinel + " ") * (900_000 // (len(sentinel) + 1))
+    password = (sentinel + " ") * ((FRAME_LIMIT + 1024) // (len(sentinel) + 1))
     email = unique_email("oversized")
-    big, other = (WireClient(proxied.url, headers=forwarded(a)) for a in new_addresses(2))
-    await connect_all([big, other])
+    under, over = (WireClient(proxied.url, headers=forwarded(a)) for a in new_addresses(2))
+    await connect_all([under, over])
     try:
-        start = len(big.messages)
-        await big.submit(form(name="Big Frame", email=email, password=password))
-        await big.wait_closed()
-        assert not big.connected
-        assert big.messages[start:] == []
+        deltas = await under.submit_and_settle(
+            form(name="Under", email=email, password="p" * (FRAME_LIMIT - 1024))
+        )
+        assert deltas[-1]["errors"] == {"password": "Password must be at most 128 characters."}, deltas
 
-        deltas = await other.submit_and_settle(
+        start = len(over.messages)
+        await over.submit(form(name="Over", email=email, password=password))
+        await over.wait_closed()
+        assert over.messages[start:] == []
+
+        deltas = await under.submit_and_settle(
             form(name="Still Working", email=unique_email("after-big"), password=strong_password())
         )
         assert deltas[-1].get("welcome_name") == "Still Working", deltas
@@ -146,7 +148,7 @@ async def test_an_oversized_frame_closes_the_connection_and_leaves_no_trace(prox
         opcode, payload = await raw.receive()
         raw.close()
     finally:
-        await close_all([big, other])
+        await close_all([under, over])
 
     assert opcode == 8, (opcode, payload[:100])  # the server closes the websocket
     close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
@@ -155,31 +157,6 @@ async def test_an_oversized_frame_closes_the_connection_and_leaves_no_trace(prox
     assert sentinel not in proxied.app.log_text()
     assert sentinel not in log.compact()
 
-
-FRAME_LIMIT = 64 * 1024  # rxconfig's REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE default
-
-
-async def test_the_frame_limit_is_64_kb(proxied: LimitedServer) -> None:
-    """Just under the limit the submit is answered (the password is too long); just over, the socket closes."""
-    under, over = (WireClient(proxied.url, headers=forwarded(a)) for a in new_addresses(2))
-    await connect_all([under, over])
-    try:
-        email = unique_email("limit")
-        deltas = await under.submit_and_settle(
-            form(name="Under", email=email, password="p" * (FRAME_LIMIT - 1024))
-        )
-        assert deltas[-1]["errors"] == {"password": "Password must be at most 128 characters."}, deltas
-        assert under.connected
-
-        start = len(over.messages)
-        await over.submit(form(name="Over", email=email, password="p" * (FRAME_LIMIT + 1024)))
-        await over.wait_closed()
-        assert over.messages[start:] == []
-    finally:
-        await close_all([under, over])
-
-
-# --- 6. Abandoned tabs -----------------------------------------------------------------------------
 
 CYCLES = 1000
 CYCLE_CONCURRENCY = 10
@@ -234,9 +211,6 @@ async def test_abandoned_tabs_expire(direct: LimitedServer) -> None:
     assert peak_files > STATE_FILES_AFTER_EXPIRY, "the cycles left state to expire"
     assert files_after <= STATE_FILES_AFTER_EXPIRY
     assert rss_after_expiry - rss_before < RSS_GROWTH_LIMIT_KB
-
-
-# --- 4. Handlers a client may not call -------------------------------------------------------------
 
 
 def _forged_value(var: str, marker: str) -> object:
