@@ -22,76 +22,60 @@ _PROPS = {
 }
 
 
-class FocusAfterSubmit(rx.Fragment):
-    """Moves focus where the result is: the success heading, or the first field marked invalid.
+class Effect(rx.Fragment):
+    """A React effect driven by state deltas alone (the server sends no script): see ``effect``."""
 
-    Driven by state deltas alone (welcome_name, rejections); the server sends no script.
-    """
-
-    _state: ClassVar[type[FormState]]
-    _form_id: ClassVar[str]
+    _body: ClassVar[str]
+    _deps: ClassVar[tuple[Var[Any], ...]]
 
     def add_imports(self) -> ImportDict:
         """React's useEffect, for the hook below."""
         return {"react": ["useEffect"]}
 
     def add_hooks(self) -> list[str | Var[Any]]:
-        """Focus the heading or the first invalid field whenever the result changes."""
-        state = self._state
-        rejections: Var[Any] = state.rejections  # pyright: ignore[reportAssignmentType]  (a Var on the class)
-        welcome_name: Var[Any] = state.welcome_name  # pyright: ignore[reportAssignmentType]
-        return [
-            Var(
-                "useEffect(() => { "
-                f"if ({welcome_name}) document.getElementById('welcome')?.focus(); "
-                f"else if ({rejections} > 0) "
-                f"document.querySelector('#{self._form_id} [aria-invalid=\"true\"]')?.focus(); "
-                f"}}, [{rejections}, {welcome_name}]);",
-                _var_data=VarData.merge(rejections._get_all_var_data(), welcome_name._get_all_var_data()),  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]  (Reflex's way to carry a Var's imports)
-            )
-        ]
+        """Run the body whenever one of the vars changes."""
+        deps = ", ".join(str(dep) for dep in self._deps)
+        var_data = VarData.merge(*(dep._get_all_var_data() for dep in self._deps))  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]  (Reflex's way to carry a Var's imports)
+        return [Var(f"useEffect(() => {{ {self._body} }}, [{deps}]);", _var_data=var_data)]
 
 
-class TicketExchange(rx.Fragment):
-    """Submits the hidden ticket form (ticket_exchange) as soon as the tab has a ticket.
+def effect(name: str, body: str, *deps: Var[Any]) -> rx.Component:
+    """A component running ``body`` (JavaScript) in the page whenever one of ``deps`` changes."""
+    namespace = {"__module__": __name__, "_body": body, "_deps": deps}
+    return type(name, (Effect,), namespace).create()
 
-    A websocket event cannot set an HttpOnly cookie: the server hands the tab a ticket
-    (a state delta), and the form carries it, with the tab's token it is bound to, in a
-    POST that answers with the cookie and a redirect. Nothing of it lands in the URL or
-    in history.
-    """
 
-    _ticket: ClassVar[Var[Any]]
-    _form_id: ClassVar[str]
-
-    def add_imports(self) -> ImportDict:
-        """React's useEffect, for the hook below."""
-        return {"react": ["useEffect"]}
-
-    def add_hooks(self) -> list[str | Var[Any]]:
-        """Submit the form once the ticket arrives."""
-        ticket = self._ticket
-        return [
-            Var(
-                f"useEffect(() => {{ if ({ticket}) document.getElementById('{self._form_id}')?.submit(); }},"
-                f" [{ticket}]);",
-                _var_data=ticket._get_all_var_data(),  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
-            )
-        ]
+def focus_after_submit(form: Form, state: type[FormState]) -> rx.Component:
+    """Moves focus where the result is: the success heading, or the first field marked invalid."""
+    rejections: Var[Any] = state.rejections  # pyright: ignore[reportAssignmentType]  (a Var on the class)
+    welcome_name: Var[Any] = state.welcome_name  # pyright: ignore[reportAssignmentType]
+    return effect(
+        f"{state.__name__}Focus",
+        f"if ({welcome_name}) document.getElementById('welcome')?.focus(); "
+        f"else if ({rejections} > 0) "
+        f"document.querySelector('#{form.dom_id} [aria-invalid=\"true\"]')?.focus();",
+        rejections,
+        welcome_name,
+    )
 
 
 def ticket_exchange(form: Form, url: str) -> rx.Component:
-    """The hidden form posting a sign-in form's ticket to ``url`` (see TicketExchange)."""
+    """The hidden form posting a sign-in form's ticket to ``url``, submitted as soon as the tab has one.
+
+    A websocket event cannot set an HttpOnly cookie: the server hands the tab a ticket
+    (a state delta), and this form carries it, with the tab's token it is bound to, in a
+    POST that answers with the cookie and a redirect. Nothing of it lands in the URL or
+    in history.
+    """
     state = form_state(form)
     ticket: Var[Any] = state.signin_ticket  # pyright: ignore[reportAssignmentType]  (a Var on the class)
     form_id = f"{form.name}-ticket"
-    submitter = type(
-        f"{state.__name__}TicketExchange",
-        (TicketExchange,),
-        {"__module__": __name__, "_ticket": ticket, "_form_id": form_id},
-    )
     return rx.fragment(
-        submitter.create(),
+        effect(
+            f"{state.__name__}TicketExchange",
+            f"if ({ticket}) document.getElementById('{form_id}')?.submit();",
+            ticket,
+        ),
         rx.el.form(
             rx.el.input(type="hidden", name="ticket", value=ticket),
             rx.el.input(type="hidden", name="tab", value=rx.State.router.session.client_token),
@@ -149,7 +133,7 @@ def _slot(slot: Slot, form: Form, state: type[FormState]) -> Any:
         case Kind.INVALID:
             return rx.cond(_error(state, name) != "", "true", "false")
         case Kind.FIRST_INVALID:
-            return None  # FocusAfterSubmit moves focus instead
+            return None  # focus_after_submit moves focus instead
         case Kind.SUBMIT_LABEL:
             return rx.cond(state.pending, form.pending_label, form.submit_label)
         case Kind.ACCEPTED:
@@ -200,13 +184,8 @@ def form_page(form: Form, action_url: str, ticket_url: str | None = None) -> rx.
     A form that signs in also gets the hidden ticket exchange, posting to ``ticket_url``.
     """
     state = form_state(form)
-    focus = type(
-        f"{state.__name__}Focus",
-        (FocusAfterSubmit,),
-        {"__module__": __name__, "_state": state, "_form_id": form.dom_id},
-    )
     return rx.el.main(
-        focus.create(),
+        focus_after_submit(form, state),
         rx.el.div("signup_app", class_name="brand"),
         rx.cond(
             state.welcome_name != "",

@@ -85,6 +85,8 @@ class Success:
         name_key: Which key of ``Accepted.public`` the heading names.
         path: The no-JS confirmation page a successful POST is redirected to.
         reply: The JSON reply's keys and their JSON types (``Accepted.public``).
+        signs_in: Acceptance signs the user in (see ``signed_in``): ``Accepted.public["id"]`` is the
+            account's id, and the transports start a sign-in session (the cookie).
     """
 
     heading: str
@@ -92,6 +94,7 @@ class Success:
     name_key: str
     path: str
     reply: Mapping[str, str] = field(default_factory=dict)
+    signs_in: bool = False
 
 
 def signed_in(heading: str, message: str, account_page: str) -> Success:
@@ -102,6 +105,7 @@ def signed_in(heading: str, message: str, account_page: str) -> Success:
         name_key="name",
         path=account_page,
         reply={"id": "integer", "name": "string", "email": "string"},
+        signs_in=True,
     )
 
 
@@ -134,8 +138,6 @@ class Form:
         admit: An optional address check the JSON route makes before reading the body.
         check_field: Checks one field as the submit would, for the ``live`` fields (None: no live checks).
         rate_secret: Rates the ``meter`` field while it is typed (None: no meter).
-        signs_in: An accepted submit signs the user in: ``Accepted.value.id`` is the account's id,
-            and the transports start a sign-in session (the cookie) and go to ``success.path``.
         link: A line under the form linking a related page (None: none).
         page: The path of the page showing the form (a GET of ``path`` is sent there; when the
             two are one path, GET is left to the page).
@@ -156,7 +158,6 @@ class Form:
     admit: Admit | None = None
     check_field: FieldCheck | None = None
     rate_secret: SecretRating | None = None
-    signs_in: bool = False
     link: Link | None = None
     page: str = "/"
 
@@ -164,6 +165,11 @@ class Form:
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names):
             raise ValueError(f"form {self.name!r} declares a field twice: {names}")
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether an accepted submit signs the user in (its success is ``signed_in``)."""
+        return self.success.signs_in
 
     @property
     def dom_id(self) -> str:

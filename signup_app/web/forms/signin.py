@@ -10,10 +10,6 @@ from signup_app.web.forms.declaration import Field, Form, Link, signed_in
 
 SIGNIN = Form(
     name="signin",
-    title="Sign in",
-    subtitle="Welcome back.",
-    submit_label="Sign in",
-    pending_label="Signing in…",
     fields=(
         Field(
             "email",
@@ -32,14 +28,18 @@ SIGNIN = Form(
             schema={"maxLength": 4 * password_length_validator.max_chars, "format": "password"},
         ),
     ),
+    title="Sign in",
+    subtitle="Welcome back.",
+    submit_label="Sign in",
+    pending_label="Signing in…",
     action=sign_in,
+    check_field=check_signin_field,
+    success=signed_in("Welcome back, ", "Signing you in…", routes.ACCOUNT),
+    # The page and the no-JS POST share /signin: a GET there is the page's.
+    page=routes.SIGNIN,
     path=routes.SIGNIN,
     api_path=routes.SIGNIN_API,
-    success=signed_in("Welcome back, ", "Signing you in…", routes.ACCOUNT),
     operation_id="signIn",
     summary="Sign in (sets the sign-in cookie)",
-    check_field=check_signin_field,
-    signs_in=True,
     link=Link("New here?", "Create an account", routes.HOME),
-    page=routes.SIGNIN,
 )

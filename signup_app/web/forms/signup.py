@@ -74,6 +74,5 @@ SIGNUP = Form(
     admit=admit,
     check_field=check_field,
     rate_secret=signup_password_feedback,
-    signs_in=True,
     link=Link("Already have an account?", "Sign in", routes.SIGNIN),
 )
