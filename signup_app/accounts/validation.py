@@ -119,7 +119,7 @@ class EmailValidator:
 
 
 class PasswordLengthValidator:
-    """15 to 128 characters, counted in code points after NFKC, never truncated."""
+    """15 to 128 characters, counted in code points as typed and after NFKC, never truncated."""
 
     min_chars: Final = 15
     max_chars: Final = 128
@@ -128,11 +128,12 @@ class PasswordLengthValidator:
         """The cleaned value; raises FieldError with the message the user sees."""
         text = _require_text(value, missing="Enter a password.", label="Password", max_chars=self.max_chars)
         password = normalize_password(text)
-        if len(password) < self.min_chars:
-            raise FieldError(
-                f"Password must be at least {self.min_chars} characters (it has {len(password)})."
-            )
-        if len(password) > self.max_chars:
+        # Both as typed and after NFKC, so the JSON schema's minLength/maxLength (which count the
+        # characters sent) never accept what the server refuses, nor the other way round.
+        shortest, longest = sorted((len(text), len(password)))
+        if shortest < self.min_chars:
+            raise FieldError(f"Password must be at least {self.min_chars} characters (it has {shortest}).")
+        if longest > self.max_chars:
             raise FieldError(f"Password must be at most {self.max_chars} characters.")
         if any(unicodedata.category(ch) == "Cc" for ch in password):
             raise FieldError("Password can't contain control characters.")

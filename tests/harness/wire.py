@@ -148,15 +148,15 @@ async def post_form(
     return await http.post(path, content=urlencode(fields), headers=browser_headers(app_server))
 
 
-async def get_welcome(http: httpx.AsyncClient, created: httpx.Response) -> httpx.Response:
-    """The welcome page a 303 points to, sent the cookie it set (Secure: httpx sends it over https only)."""
+async def get_account(http: httpx.AsyncClient, created: httpx.Response) -> httpx.Response:
+    """The account page a signup's 303 points to, sent the cookie it set (Secure: httpx sends it over https only)."""
     cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in created.cookies.jar)
     return await http.get(created.headers["location"], headers={"Cookie": cookies})
 
 
 FORM_PATH = routes.SIGNUP_FORM
 JSON_PATH = routes.SIGNUP_API
-WELCOME_PATH = routes.SIGNUP_WELCOME
+ACCOUNT_PATH = routes.ACCOUNT
 LIMIT = 16 * 1024
 EVIL = "https://evil.example"
 JSON_TYPE = "application/json"

@@ -17,18 +17,18 @@ from signup_app.web.transports.json_api import TOO_LARGE as JSON_TOO_LARGE
 from tests.harness.data import sentinel_core, sentinel_password, strong_password, unique_email
 from tests.harness.server import Served
 from tests.harness.wire import (
+    ACCOUNT_PATH,
     EVIL,
     FORM_CONTENT_TYPE,
     FORM_PATH,
     JSON_PATH,
     JSON_TYPE,
     LIMIT,
-    WELCOME_PATH,
     Accounts,
     browser_headers,
     chunks,
     form_page_errors,
-    get_welcome,
+    get_account,
     json_errors,
     own_origins,
     page_errors,
@@ -78,11 +78,11 @@ async def test_own_origins_are_accepted(
             headers={"Origin": origin, "Sec-Fetch-Site": "same-origin", "Content-Type": FORM_CONTENT_TYPE},
         )
         assert response.status_code == 303, (origin, page_errors(response.text))
-        assert response.headers["location"] == WELCOME_PATH
+        assert response.headers["location"] == ACCOUNT_PATH
         assert len(accounts.with_email(fields["email"])) == 1
-        welcome = await get_welcome(http, response)
-        assert welcome.status_code == 200
-        assert '<h1 id="welcome" tabindex="-1" class="title">Welcome, Route Tester</h1>' in welcome.text
+        account = await get_account(http, response)
+        assert account.status_code == 200
+        assert '<dd id="account-name">Route Tester</dd>' in account.text
 
 
 @pytest.mark.parametrize(
@@ -381,5 +381,5 @@ async def test_no_answer_carries_the_password(
         assert response.status_code == status, (path, content, page_errors(response.text) or response.text)
         assert_password_absent(response, password)
         if status == 303:
-            assert_password_absent(await get_welcome(http, response), password)
+            assert_password_absent(await get_account(http, response), password)
     assert len(accounts.with_email(taken)) == 1

@@ -178,6 +178,9 @@ async def test_the_pages_script_error_report_is_dropped_without_closing(
     assert sentinel not in log.text() and not CLOSED_LINE.search(log.compact())
 
 
+GRANIAN_CLOSED_WRITE = "Attempted to write to a closed websocket"
+
+
 async def _log_bytes_of_one_hostile_connection(
     app_server: AppServer, connect: ClientFactory, size: int
 ) -> int:
@@ -189,7 +192,12 @@ async def _log_bytes_of_one_hostile_connection(
     await bystander.barrier()
     text = log.text()
     assert len(CLOSED_LINE.findall(log.compact())) == 1, text
-    return len(text.encode())
+    # Granian's own note when a write meets a socket already closed (this one's, or an earlier
+    # test's) lands in the window or not, by timing: at most once, and not counted.
+    lines = text.splitlines(keepends=True)
+    late = [line for line in lines if GRANIAN_CLOSED_WRITE in line]
+    assert len(late) <= 1, text
+    return sum(len(line.encode()) for line in lines if GRANIAN_CLOSED_WRITE not in line)
 
 
 async def test_log_bytes_per_hostile_connection_are_bounded_and_independent_of_the_frame(

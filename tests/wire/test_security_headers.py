@@ -16,7 +16,7 @@ import pytest
 
 from tests.harness.data import signup_fields
 from tests.harness.server import AppServer
-from tests.harness.wire import EVIL, browser_headers, get_welcome, post_form
+from tests.harness.wire import EVIL, browser_headers, get_account, post_form
 
 pytestmark = pytest.mark.wire
 
@@ -103,7 +103,7 @@ async def test_form_route_responses(http: httpx.AsyncClient, app_server: AppServ
     assert {"secure", "httponly", "path=/"} <= set(attributes), cookie
     assert not any(part.startswith("domain=") for part in attributes), cookie
 
-    welcome = await get_welcome(http, created)
+    welcome = await get_account(http, created)
     assert "Welcome, Header Tester" in welcome.text
     assert_common(welcome, no_store=True)
     opened = await http.get("/signup")  # the form's address: a redirect to /

@@ -96,7 +96,9 @@ async def test_a_flood_from_one_address_is_throttled_while_another_address_signs
         assert answers, "every tab gets at least one answer"
         if "welcome_name" in answers[0]:
             # Its first submit passed; its other 49 are ignored by the welcomed tab (no frame).
-            assert answers == [{"errors": {}, "welcome_name": "Flood Tab", "pending": False}], answers
+            assert [{k: v for k, v in a.items() if k != "signin_ticket"} for a in answers] == [
+                {"errors": {}, "welcome_name": "Flood Tab", "pending": False}
+            ], answers
             welcomed += 1
             silent += FLOOD_PER_TAB - 1
             continue
