@@ -10,10 +10,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from signup_app.accounts.signin import INCORRECT
 from signup_app.web import routes
 from signup_app.web.account import AccountState
-from tests.harness.client import WireClient, state_vars
-from tests.harness.data import strong_password, unique_email
+from signup_app.web.pages.signin import SigninState
+from tests.harness.client import WireClient, form, state_vars
+from tests.harness.data import sentinel_core, sentinel_password, strong_password, unique_email
 from tests.harness.server import AppServer
 from tests.harness.wire import LogWindow, files_modified_since
 
@@ -137,3 +139,41 @@ async def test_privileged_events_check_the_session_each_time(
         await tab.barrier()
     page = await http.get(routes.ACCOUNT, headers={"Cookie": f"{COOKIE}={other}"})
     assert page.status_code == 200
+
+
+async def test_the_sign_in_password_is_in_no_frame_log_or_state_file(
+    app_server: AppServer, http: httpx.AsyncClient, server_log: LogWindow, states_dir: object
+) -> None:
+    started = time.time()
+    password = sentinel_password()
+    email = unique_email("signin-sentinel")
+    created = await http.post(routes.SIGNUP_API, json={"name": "Sam", "email": email, "password": password})
+    assert created.status_code == 201
+    signin_state = SigninState.get_full_name()
+
+    async def submit(tab: WireClient, typed: str) -> dict[str, object]:
+        start = len(tab.messages)
+        await tab.emit(f"{signin_state}.submit", {"form_data": form(email=email, password=typed)})
+        message = await tab.wait_for(
+            lambda m: (state_vars(m, signin_state) or {}).get("pending") is False, start
+        )
+        return state_vars(message, signin_state) or {}
+
+    async with WireClient(app_server.url) as tab:
+        assert (await submit(tab, password + "x"))["errors"] == {"form": INCORRECT}
+        accepted = await submit(tab, password)
+        assert len(str(accepted["signin_ticket"])) == 43
+        await tab.barrier()
+    assert (
+        await http.post(routes.SIGNIN_API, json={"email": email, "password": password + "x"})
+    ).status_code == 422
+    no_js = await http.post(
+        routes.SIGNIN, data={"email": email, "password": password}, headers={"Origin": app_server.url}
+    )
+    assert no_js.status_code == 303
+
+    core = sentinel_core(password)
+    assert all(core not in frame for frame in tab.frames)
+    assert core not in server_log.text()
+    for path in files_modified_since(states_dir, started - 0.05):  # type: ignore[arg-type]
+        assert core.encode() not in path.read_bytes(), path
