@@ -17,7 +17,7 @@ import reflex as rx
 from reflex.state import BaseState, State, StateUpdate
 
 from signup_app.accounts import sessions
-from signup_app.web import revocation, routes, signing_in
+from signup_app.web import revocation, signing_in
 from signup_app.web.pages.account_html import date_time, long_date
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ class AccountState(rx.State):
     email: str = ""
     created: str = ""
     sessions: list[SessionRow] = []
+    # Set when the page loads without a valid session: the page then goes to the sign-in page
+    # (a full navigation: a redirect event during the page's hydration would leave it unhydrated).
+    must_sign_in: bool = False
     # Which session and account the shown data belongs to (ids, not credentials).
     _session_id: int = 0
     _account_id: int = 0
@@ -85,22 +88,23 @@ class AccountState(rx.State):
         self.signed_in = self.checked = True
 
     @rx.event
-    async def load(self) -> Any:  # noqa: ANN401  (Reflex's event return)
+    async def load(self) -> None:
         """On page load: show the account of the connection's sign-in, or go to the sign-in page."""
         self._session_id = 0
         viewer = await self._viewer()
         if viewer is None:
-            return rx.redirect(routes.SIGNIN, replace=True)
+            self.must_sign_in = True
+            return
         await self._show(viewer)
         await revocation.watch(viewer.session_id, self.router.session.client_token)
-        return None
 
     @rx.event
     async def sign_out_session(self, form_data: dict[str, Any]) -> Any:  # noqa: ANN401
         """Sign out one other session of this account (its tabs are signed out at once)."""
         viewer = await self._viewer()
         if viewer is None:
-            return rx.redirect(routes.SIGNIN, replace=True)
+            self.must_sign_in = True
+            return None
         try:
             session_id = int(str(form_data.get("session", "")))
         except ValueError:
@@ -118,7 +122,8 @@ class AccountState(rx.State):
         """Sign out every other session of this account."""
         viewer = await self._viewer()
         if viewer is None:
-            return rx.redirect(routes.SIGNIN, replace=True)
+            self.must_sign_in = True
+            return None
         revoked = await anyio.to_thread.run_sync(sessions.revoke_others, viewer.account_id, viewer.session_id)
         await revocation.announce(revoked, skip=self.router.session.client_token)
         await self._show(viewer)
@@ -143,6 +148,8 @@ class HydrateGuard(rx.Middleware):
         if event.name not in _HYDRATE:
             return None
         account = await state.get_state(AccountState)
+        # A new view of the page: an earlier view's "go and sign in" must not send this one away.
+        account.must_sign_in = False
         if account._session_id == 0:  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
             return None
         sid = state.router.session.session_id

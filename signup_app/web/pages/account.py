@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
-from reflex.vars import ObjectVar
+from reflex.vars import ObjectVar, Var
 from reflex_base.constants import EventTriggers
 
 from signup_app.web import routes
 from signup_app.web.account import AccountState, SessionRow
+from signup_app.web.forms.component import effect
 from signup_app.web.urls import backend_url
 
 
@@ -92,7 +93,11 @@ def _signed_out() -> rx.Component:
 
 def account_page() -> rx.Component:
     """The whole page: nothing of the account until the cookie is checked, then the card."""
+    must_sign_in: Var[Any] = AccountState.must_sign_in  # pyright: ignore[reportAssignmentType]  (a Var on the class)
     return rx.el.main(
+        effect(
+            "AccountSignIn", f"if ({must_sign_in}) window.location.replace('{routes.SIGNIN}');", must_sign_in
+        ),
         rx.el.noscript(id="account-static"),
         rx.el.div("signup_app", class_name="brand"),
         rx.cond(AccountState.signed_in, _account_card(), rx.cond(AccountState.checked, _signed_out())),
