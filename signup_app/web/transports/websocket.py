@@ -168,7 +168,9 @@ async def reset_signed_in_tab(tab: str) -> None:
     registered = form_states()
     for state, form in _FORMS.items():
         if form.signs_in and state in registered:
-            async with _app[0].modify_state(rx.BaseStateToken(ident=tab, cls=state)) as root:
+            # The state manager's own lock, not App.modify_state: the tab has navigated away, so
+            # there is no socket to send the change to.
+            async with _app[0].state_manager.modify_state(rx.BaseStateToken(ident=tab, cls=state)) as root:
                 substate: Any = await root.get_state(state)
                 substate._reset_after_sign_in()  # noqa: SLF001  (the one caller, outside any event)
 
