@@ -98,8 +98,8 @@ def account_page() -> rx.Component:
         effect(
             "AccountSignIn", f"if ({must_sign_in}) window.location.replace('{routes.SIGNIN}');", must_sign_in
         ),
-        rx.el.noscript(id="account-static"),
         rx.el.div("signup_app", class_name="brand"),
+        rx.el.noscript(id="account-static"),
         rx.cond(AccountState.signed_in, _account_card(), rx.cond(AccountState.checked, _signed_out())),
         class_name="page",
     )
