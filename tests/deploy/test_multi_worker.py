@@ -50,7 +50,9 @@ async def test_signups_on_both_workers_and_tab_state_survives_a_restart(
         )
     )
     for (name, _email), deltas in zip(people, results, strict=True):
-        assert folded(deltas) == {"pending": False, "errors": {}, "welcome_name": name}, deltas
+        final = folded(deltas)
+        assert len(final.pop("signin_ticket")) == 43, deltas  # the tab's ticket for its sign-in cookie
+        assert final == {"pending": False, "errors": {}, "welcome_name": name}, deltas
 
     rows = {row.email: row for row in deployment.accounts()}
     for name, email in people:
