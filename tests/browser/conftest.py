@@ -1,23 +1,21 @@
-"""Playwright fixtures: one headless Chromium per session, a fresh context and page per test.
+"""Playwright fixtures: one headless Chromium per session, a fresh context for each page.
 
-Async API on purpose: Playwright's sync API keeps its own event loop marked as running
-while it is alive, and every pytest-asyncio test collected after it (tests/signup_app,
-tests/wire) then fails with "Runner.run() cannot be called from a running event loop".
-The browser lives on pytest-asyncio's session loop, so browser tests carry
-``pytest.mark.asyncio(loop_scope="session")``.
-
-The system Chromium is used ($CHROMIUM_PATH, else /usr/bin/chromium); Playwright's own
-download is only a fallback for developer laptops (`make browser` provides one).
+Browser tests run against the session's production server (`app_server`), each with its own
+uuid-made address, and never sleep: expect() retries until the page agrees. Async API on purpose:
+the sync one keeps its own event loop running, and every pytest-asyncio test collected after it then
+fails ("Runner.run() cannot be called from a running event loop"); the browser lives on the session
+loop, so browser tests carry ``pytest.mark.asyncio(loop_scope="session")``. Chromium is
+$CHROMIUM_PATH, else /usr/bin/chromium, else Playwright's own download (`make browser`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,22 +48,28 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A page in its own context: no cookies, storage or Reflex token shared between tests."""
-    context = await browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
+async def new_page(browser: Browser) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
+    """Opens pages, each in a context of its own: no cookies, storage or Reflex token shared."""
+    contexts: list[BrowserContext] = []
+
+    async def open_page(*, javascript: bool = True) -> Page:
+        contexts.append(await browser.new_context(java_script_enabled=javascript))
+        contexts[-1].set_default_timeout(TIMEOUT_MS)
+        return await contexts[-1].new_page()
+
     try:
-        yield await context.new_page()
+        yield open_page
     finally:
-        await context.close()
+        for context in contexts:
+            await context.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def no_js_page(browser: Browser) -> AsyncIterator[Page]:
-    """A page in its own context with JavaScript disabled: what a browser without scripts sees."""
-    context = await browser.new_context(java_script_enabled=False)
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield await context.new_page()
-    finally:
-        await context.close()
+async def page(new_page: Callable[..., Awaitable[Page]]) -> Page:
+    return await new_page()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def no_js_page(new_page: Callable[..., Awaitable[Page]]) -> Page:
+    """What a browser without scripts sees."""
+    return await new_page(javascript=False)

@@ -1,7 +1,6 @@
-"""Live validation in headless Chromium: messages as a field is left, the password's strength meter.
+"""Live validation in Chromium: messages as a field is left, the password's strength meter.
 
-Against the production server (`app_server`). Nothing sleeps: expect() retries until
-the page agrees, and the typing pauses are the browser's own keystroke delays.
+Typing pauses are the browser's own keystroke delays. Without JavaScript neither runs (test_no_javascript.py).
 """
 
 from __future__ import annotations
@@ -39,11 +38,6 @@ def sent_to(frames: WebSocketLog, handler: str) -> list[str]:
     return [frame for frame in frames.sent if f".{handler}" in frame]
 
 
-async def expect_no_message(page: Page, field: str) -> None:
-    await expect(page.locator(f"#{field}-error")).to_have_text("")
-    await expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "false")
-
-
 async def test_leaving_a_field_shows_the_submits_message_and_fixing_it_clears_it(
     page: Page, app_server: AppServer
 ) -> None:
@@ -61,7 +55,8 @@ async def test_leaving_a_field_shows_the_submits_message_and_fixing_it_clears_it
 
     await email.fill(f"ada-{uuid.uuid4().hex[:12]}@example.com")
     await email.press("Tab")
-    await expect_no_message(page, "email")
+    await expect(page.locator("#email-error")).to_have_text("")
+    await expect(page.locator("#email")).to_have_attribute("aria-invalid", "false")
     await expect_field_error(page, "password", PASSWORD_SHORT)
     # Checked as the field was left, not while it was typed.
     assert len(sent_to(frames, "check_field")) == 3
@@ -112,14 +107,3 @@ async def test_the_meter_rates_the_password_once_per_pause_from_the_server(
     assert any(core in frame for frame in sent_to(frames, "rate_password"))
     assert frames.received
     assert not [frame for frame in frames.received if core in frame]
-
-
-async def test_without_javascript_there_is_no_meter_and_no_live_check(
-    no_js_page: Page, app_server: AppServer
-) -> None:
-    await no_js_page.goto(f"{app_server.url}/")
-    await expect(no_js_page.locator("#password-meter")).to_be_hidden()
-    await expect(no_js_page.locator("#password-strength")).to_have_text("")
-    await no_js_page.get_by_label("Email", exact=True).fill("ada")
-    await no_js_page.get_by_label("Email", exact=True).press("Tab")
-    await expect(no_js_page.locator("#email-error")).to_have_text("")

@@ -1,8 +1,6 @@
-"""The README's screenshot (docs/signup.png), taken in headless Chromium from the production server.
+"""The README's screenshot (docs/signup.png): the page after a refused submit, every field with its message.
 
-The picture is the page after a submit the server refused: every field carries its message, so
-the README shows the form and how it answers. Each run writes the file again; a change in the
-page shows up as a change to the committed image.
+Each run writes the file again: a change in the page shows up as a change to the committed image.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from tests.harness.browser import (
 )
 from tests.harness.server import AppServer
 
-# The browser lives on the session event loop (see conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "signup.png"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Page, expect
 
 from signup_app.web import routes
 from tests.harness.browser import GOOD_PASSWORD, fill_form, open_signup
@@ -45,50 +46,37 @@ async def sign_in(page: Page, app_server: AppServer, email: str, *, javascript: 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
 async def test_signup_account_reload_sign_out_sign_in(
-    browser: Browser, app_server: AppServer, javascript: bool
+    new_page: Callable[..., Awaitable[Page]], app_server: AppServer, javascript: bool
 ) -> None:
-    context = await browser.new_context(java_script_enabled=javascript)
-    page = await context.new_page()
+    page = await new_page(javascript=javascript)
     visited: list[str] = []
     page.on("framenavigated", lambda frame: visited.append(frame.url) if frame == page.main_frame else None)
     email = unique_email("journey")
-    try:
-        await sign_up(page, app_server, email, javascript=javascript)
-        await expect(page.locator("#account-name")).to_have_text("Ada Lovelace")
-        await expect(page.locator("#sessions .current")).to_have_text("This device")
-        await page.reload()
-        await expect(page.locator("#account-email")).to_have_text(email)
-
-        await page.locator("#signout").get_by_role("button", name="Sign out").click()
-        await page.wait_for_url(f"**{routes.SIGNIN}**")
-        assert not [c for c in await context.cookies() if c["name"] == COOKIE]
-        await page.goto(f"{app_server.url}{routes.ACCOUNT}")
-        await page.wait_for_url(f"**{routes.SIGNIN}**")
-
-        await sign_in(page, app_server, email, javascript=javascript)
-        # Nothing of the sign-in is in any address the tab went through (its history): page paths only.
-        assert visited
-        assert all("?" not in url and "ticket" not in url for url in visited), visited
-    finally:
-        await context.close()
-
-
-async def test_the_cookie_is_httponly_and_out_of_reach_of_page_scripts(
-    page: Page, app_server: AppServer
-) -> None:
-    await sign_up(page, app_server, unique_email("cookie"))
+    await sign_up(page, app_server, email, javascript=javascript)
+    # The cookie: HttpOnly, Secure (kept on http://127.0.0.1), host-only, out of page scripts' reach.
     [cookie] = [c for c in await page.context.cookies() if c["name"] == COOKIE]
-    assert (cookie["httpOnly"], cookie["secure"], cookie["sameSite"], cookie["path"]) == (
-        True,
-        True,
-        "Lax",
-        "/",
-    )
-    assert not cookie["domain"].startswith(".")  # host-only
-    stored = await page.evaluate(
-        "[document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage), location.href]"
-    )
-    assert all(cookie["value"] not in text for text in stored)
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    assert cookie["path"] == "/" and not cookie["domain"].startswith(".")
+    if javascript:
+        stored = await page.evaluate(
+            "[document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage), location.href]"
+        )
+        assert all(cookie["value"] not in text for text in stored)
+    await expect(page.locator("#account-name")).to_have_text("Ada Lovelace")
+    await expect(page.locator("#sessions .current")).to_have_text("This device")
+    await page.reload()
+    await expect(page.locator("#account-email")).to_have_text(email)
+
+    await page.locator("#signout").get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"**{routes.SIGNIN}**")
+    assert not [c for c in await page.context.cookies() if c["name"] == COOKIE]
+    await page.goto(f"{app_server.url}{routes.ACCOUNT}")
+    await page.wait_for_url(f"**{routes.SIGNIN}**")
+
+    await sign_in(page, app_server, email, javascript=javascript)
+    # Nothing of the sign-in is in any address the tab went through (its history): page paths only.
+    assert visited
+    assert all("?" not in url and "ticket" not in url for url in visited), visited
 
 
 async def test_signing_out_in_one_tab_signs_out_the_others_within_a_second(
@@ -107,24 +95,17 @@ async def test_signing_out_in_one_tab_signs_out_the_others_within_a_second(
 
 
 async def test_sign_out_everywhere_else_reaches_another_device(
-    browser: Browser, app_server: AppServer
+    new_page: Callable[..., Awaitable[Page]], app_server: AppServer
 ) -> None:
     email = unique_email("devices")
-    laptop: BrowserContext = await browser.new_context()
-    phone: BrowserContext = await browser.new_context()
-    try:
-        here = await laptop.new_page()
-        await sign_up(here, app_server, email)
-        there = await phone.new_page()
-        await sign_in(there, app_server, email)
-        await here.reload()
-        await expect(here.locator("#sessions .session")).to_have_count(2)
+    here, there = await new_page(), await new_page()  # a laptop and a phone
+    await sign_up(here, app_server, email)
+    await sign_in(there, app_server, email)
+    await here.reload()
+    await expect(here.locator("#sessions .session")).to_have_count(2)
 
-        await here.get_by_role("button", name="Sign out of all other devices").click()
-        await expect(there.locator("#signed-out")).to_be_visible(timeout=REVOCATION_S * 1000)
-        await expect(here.locator("#sessions .session")).to_have_count(1)
-        await there.goto(f"{app_server.url}{routes.ACCOUNT}")
-        await there.wait_for_url(f"**{routes.SIGNIN}**")
-    finally:
-        await laptop.close()
-        await phone.close()
+    await here.get_by_role("button", name="Sign out of all other devices").click()
+    await expect(there.locator("#signed-out")).to_be_visible(timeout=REVOCATION_S * 1000)
+    await expect(here.locator("#sessions .session")).to_have_count(1)
+    await there.goto(f"{app_server.url}{routes.ACCOUNT}")
+    await there.wait_for_url(f"**{routes.SIGNIN}**")

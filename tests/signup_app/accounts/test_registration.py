@@ -51,13 +51,6 @@ def test_registers_an_account(database_url: str) -> None:
     assert PASSWORD not in stored.password_hash
 
 
-def test_rejected_input_writes_nothing(database_url: str) -> None:
-    result = sign_up({"name": "", "email": "nope", "password": "short"})
-    assert isinstance(result, Rejected)
-    assert set(result.errors) == {"name", "email", "password"}
-    assert accounts() == []
-
-
 def test_twenty_concurrent_signups_of_one_email_create_one_account(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,13 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts import Accepted, Account, register, sessions
-from signup_app.accounts.models import SignInSession, SignInTicket, token_hash
+from signup_app.accounts.models import SignInSession, token_hash
+
+
+def stored(token: str) -> SignInSession:
+    """The token's session row."""
+    with db.session() as session:
+        return session.exec(select(SignInSession).where(SignInSession.token_hash == token_hash(token))).one()
 
 
 @pytest.fixture
@@ -22,23 +28,9 @@ def account_id(database_url: str) -> int:
     return result.value.id
 
 
-def _row(token: str) -> SignInSession:
-    with db.session() as session:
-        return session.exec(select(SignInSession).where(SignInSession.token_hash == token_hash(token))).one()
-
-
-def _shift(token: str, **moments: datetime) -> None:
-    with db.session() as session:
-        row = session.exec(select(SignInSession).where(SignInSession.token_hash == token_hash(token))).one()
-        for name, moment in moments.items():
-            setattr(row, name, moment)
-        session.add(row)
-        session.commit()
-
-
 def test_a_session_keeps_only_the_tokens_hash(account_id: int) -> None:
     token = sessions.start(account_id, "Firefox on Linux")
-    row = _row(token)
+    row = stored(token)
     assert len(token) >= 43 and row.token_hash == token_hash(token) and token not in row.token_hash
     viewer = sessions.resolve(token)
     assert viewer == sessions.Viewer(row.id, account_id)  # type: ignore[arg-type]
@@ -46,91 +38,61 @@ def test_a_session_keeps_only_the_tokens_hash(account_id: int) -> None:
     assert sessions.start(account_id, "x") != token  # every sign-in has its own token
 
 
-def test_expiries_follow_the_settings(account_id: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_use_slides_the_idle_expiry_up_to_the_absolute_one(
+    account_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expiries follow the settings; a session ends unused for the idle days, or at the absolute ones."""
     monkeypatch.setenv("SIGNUP_SESSION_IDLE_DAYS", "2")
     monkeypatch.setenv("SIGNUP_SESSION_ABSOLUTE_DAYS", "5")
-    row = _row(sessions.start(account_id, "d"))
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-    idle = row.idle_expires_at if row.idle_expires_at.tzinfo else row.idle_expires_at.replace(tzinfo=UTC)
-    absolute = (
-        row.absolute_expires_at.replace(tzinfo=UTC)
-        if not row.absolute_expires_at.tzinfo
-        else row.absolute_expires_at
-    )
-    assert idle - created == timedelta(days=2)
-    assert absolute - created == timedelta(days=5)
+    begun = datetime.now(UTC)
+    used, unused = sessions.start(account_id, "used"), sessions.start(account_id, "unused")
+    aware, row = sessions._aware, stored(used)  # SQLite gives back naive UTC
+    created = aware(row.created_at)
+    assert aware(row.idle_expires_at) - created == timedelta(days=2)
+    assert aware(row.absolute_expires_at) - created == timedelta(days=5)
 
+    def resolve_at(days: float, token: str = used) -> sessions.Viewer | None:
+        monkeypatch.setattr(sessions, "_now", lambda: begun + timedelta(days=days))
+        return sessions.resolve(token)
 
-def test_idle_and_absolute_expiry_end_a_session(account_id: int) -> None:
-    now = datetime.now(UTC)
-    idle, absolute = sessions.start(account_id, "a"), sessions.start(account_id, "b")
-    _shift(idle, idle_expires_at=now - timedelta(seconds=1))
-    _shift(absolute, absolute_expires_at=now - timedelta(seconds=1))
-    assert sessions.resolve(idle) is None
-    assert sessions.resolve(absolute) is None
+    assert resolve_at(1.5) is not None
+    row = stored(used)
+    assert aware(row.last_seen_at) == begun + timedelta(days=1.5)
+    assert aware(row.idle_expires_at) == begun + timedelta(days=3.5)
+    assert resolve_at(2.1, unused) is None  # idle
+    assert resolve_at(3.4) is not None
+    row = stored(used)
+    assert row.idle_expires_at == row.absolute_expires_at  # slid, but never past it
+    assert resolve_at(5.01) is None  # absolute
     assert sessions.active_sessions(account_id) == []
 
 
-def test_use_slides_the_idle_expiry_but_never_past_the_absolute_one(account_id: int) -> None:
-    now = datetime.now(UTC)
-    token = sessions.start(account_id, "a")
-    _shift(
-        token,
-        last_seen_at=now - timedelta(hours=1),
-        idle_expires_at=now + timedelta(hours=1),
-        absolute_expires_at=now + timedelta(days=2),
-    )
-    assert sessions.resolve(token) is not None
-    row = _row(token)
-    seen = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=UTC)
-    idle = row.idle_expires_at if row.idle_expires_at.tzinfo else row.idle_expires_at.replace(tzinfo=UTC)
-    assert seen >= now
-    assert now + timedelta(days=1) < idle <= now + timedelta(days=2, seconds=1)
-
-
-def test_revoking_ends_one_session_of_ones_own_account(account_id: int) -> None:
-    first, second = sessions.start(account_id, "a"), sessions.start(account_id, "b")
-    first_id = _row(first).id
-    assert first_id is not None
-    assert sessions.revoke(first_id, account_id=account_id + 1) == []  # not that account's session
-    assert sessions.resolve(first) is not None
-    assert sessions.revoke(first_id, account_id=account_id) == [first_id]
-    assert sessions.resolve(first) is None and sessions.resolve(second) is not None
-    assert [s.device for s in sessions.active_sessions(account_id)] == ["b"]
-
-
-def test_sign_out_and_sign_out_of_the_others(account_id: int) -> None:
-    tokens = [sessions.start(account_id, f"device {i}") for i in range(3)]
-    keep = _row(tokens[0]).id
-    assert keep is not None
-    assert len(sessions.revoke_others(account_id, keep)) == 2
-    assert [sessions.resolve(t) is not None for t in tokens] == [True, False, False]
-    assert sessions.revoke_token(tokens[0]) == [keep]
+def test_revoking_one_session_of_ones_own_account_then_the_others_then_this_one(account_id: int) -> None:
+    tokens = [sessions.start(account_id, f"device {i}") for i in range(4)]
+    ids = [stored(token).id for token in tokens]
+    assert sessions.revoke(ids[3], account_id=account_id + 1) == []  # not that account's session
+    assert sessions.revoke(ids[3], account_id=account_id) == [ids[3]]  # so it was still active
+    assert [s.device for s in sessions.active_sessions(account_id)] == ["device 2", "device 1", "device 0"]
+    assert sorted(sessions.revoke_others(account_id, ids[0])) == ids[1:3]  # type: ignore[type-var]
+    assert [sessions.resolve(token) is not None for token in tokens] == [True, False, False, False]
+    assert sessions.revoke_token(tokens[0]) == [ids[0]]
     assert sessions.resolve(tokens[0]) is None
     assert sessions.revoke_token(tokens[0]) == []
 
 
-def test_a_ticket_is_redeemed_once_by_its_own_tab(account_id: int) -> None:
+def test_a_ticket_is_redeemed_once_by_its_own_tab_within_its_lifetime(
+    account_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ticket = sessions.issue_ticket(account_id, "tab-1")
     assert sessions.redeem_ticket(ticket, "tab-1") == account_id
     assert sessions.redeem_ticket(ticket, "tab-1") is None  # used up
-
-
-def test_a_ticket_tried_from_another_tab_is_gone(account_id: int) -> None:
-    ticket = sessions.issue_ticket(account_id, "tab-1")
-    assert sessions.redeem_ticket(ticket, "tab-2") is None
-    assert sessions.redeem_ticket(ticket, "tab-1") is None
-
-
-def test_an_expired_ticket_is_refused(account_id: int) -> None:
-    ticket = sessions.issue_ticket(account_id, "tab-1")
-    with db.session() as session:
-        row = session.get(SignInTicket, token_hash(ticket))
-        assert row is not None
-        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
-        session.add(row)
-        session.commit()
-    assert sessions.redeem_ticket(ticket, "tab-1") is None
+    tried = sessions.issue_ticket(account_id, "tab-1")
+    assert sessions.redeem_ticket(tried, "tab-2") is None
+    assert sessions.redeem_ticket(tried, "tab-1") is None  # gone once another tab tried it
+    expired = sessions.issue_ticket(account_id, "tab-1")
+    later = datetime.now(UTC) + sessions.TICKET_LIFETIME
+    monkeypatch.setattr(sessions, "_now", lambda: later)
+    assert sessions.redeem_ticket(expired, "tab-1") is None
 
 
 def test_the_account_is_found_by_id(account_id: int) -> None:

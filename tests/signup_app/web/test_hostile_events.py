@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
+from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY as ENTRIES
 
 from signup_app import signup_app as app_module
 from signup_app.web import hostile_events as he
@@ -69,16 +69,8 @@ HOSTILE = [
     ("unexpected-arg", event(ISSUE_KEY, {"password": "secret"}), he.BAD_ARGUMENT_NAMES),
     ("self-arg", event(f"{ROOT}.set_is_hydrated", {"value": True, "self": 1}), he.BAD_ARGUMENT_NAMES),
     ("missing-arg", event(f"{ROOT}.set_is_hydrated", {}), he.BAD_ARGUMENT_NAMES),
-    (
-        "entries-string",
-        event(SUBMIT, {"form_data": {FORM_DATA_ENTRIES_KEY: "password=x"}}),
-        he.BAD_ARGUMENT_VALUES,
-    ),
-    (
-        "entries-triples",
-        event(SUBMIT, {"form_data": {FORM_DATA_ENTRIES_KEY: [["a", "b", 1]]}}),
-        he.BAD_ARGUMENT_VALUES,
-    ),
+    ("entries-string", event(SUBMIT, {"form_data": {ENTRIES: "password=x"}}), he.BAD_ARGUMENT_VALUES),
+    ("entries-triples", event(SUBMIT, {"form_data": {ENTRIES: [["a", "b", 1]]}}), he.BAD_ARGUMENT_VALUES),
 ]
 
 
@@ -92,23 +84,6 @@ def test_the_pages_script_error_report_is_dropped_not_hostile() -> None:
     assert he.hostile_reason(report) is None
     assert he.is_dropped(report)
     assert not he.is_dropped(event(ISSUE_KEY))
-
-
-def test_the_log_line_carries_no_client_text(caplog: pytest.LogCaptureFixture) -> None:
-    forged = "FORGED\nINFO account created"
-    environ = {
-        "asgi.scope": {"client": ("192.0.2.9", 5000), "headers": [(b"x-forwarded-for", forged.encode())]}
-    }
-    with caplog.at_level("WARNING", logger=he.logger.name):
-        he._log(environ, he.UNKNOWN_HANDLER)
-        he._log({"asgi.scope": {"client": (forged, 1)}}, he.BAD_PACKET)
-        he._log(None, he.BAD_PACKET)
-    assert [r.getMessage() for r in caplog.records] == [
-        f"closed a websocket from 192.0.2.9 after a hostile event: {he.UNKNOWN_HANDLER}",
-        f"closed a websocket from unknown after a hostile event: {he.BAD_PACKET}",
-        f"closed a websocket from unknown after a hostile event: {he.BAD_PACKET}",
-    ]
-    assert all(r.levelname == "WARNING" and r.exc_info is None for r in caplog.records)
 
 
 def test_the_app_uses_the_guarded_namespace() -> None:
@@ -131,18 +106,27 @@ def test_the_log_budget_caps_lines_per_window_and_counts_the_rest() -> None:
     assert budget.take() == (False, 0)
 
 
-def test_over_budget_lines_are_summed_up_in_one_line(
+def test_log_lines_carry_no_client_text_and_over_budget_ones_are_summed_up(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [0.0]
-    monkeypatch.setattr(he, "_budget", he.LogBudget(lines=1, window_s=60.0, clock=lambda: now[0]))
+    monkeypatch.setattr(he, "_budget", he.LogBudget(lines=3, window_s=60.0, clock=lambda: now[0]))
+    forged = "FORGED\nINFO account created"
+    environ = {
+        "asgi.scope": {"client": ("192.0.2.9", 5000), "headers": [(b"x-forwarded-for", forged.encode())]}
+    }
     with caplog.at_level("WARNING", logger=he.logger.name):
+        he._log(environ, he.UNKNOWN_HANDLER)
+        he._log({"asgi.scope": {"client": (forged, 1)}}, he.BAD_PACKET)
         for _ in range(3):
             he._log(None, he.UNKNOWN_HANDLER)
         now[0] = 61.0
         he._log(None, he.BAD_PACKET)
     assert [r.getMessage() for r in caplog.records] == [
+        f"closed a websocket from 192.0.2.9 after a hostile event: {he.UNKNOWN_HANDLER}",
+        f"closed a websocket from unknown after a hostile event: {he.BAD_PACKET}",
         f"closed a websocket from unknown after a hostile event: {he.UNKNOWN_HANDLER}",
-        "closed 2 more hostile websockets without a line each (over 1 in 60 s)",
+        "closed 2 more hostile websockets without a line each (over 3 in 60 s)",
         f"closed a websocket from unknown after a hostile event: {he.BAD_PACKET}",
     ]
+    assert all(r.levelname == "WARNING" and r.exc_info is None for r in caplog.records)

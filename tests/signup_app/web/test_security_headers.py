@@ -202,7 +202,7 @@ def test_fill_signup_key_touches_only_an_empty_key() -> None:
 
 async def test_a_page_without_a_key_keeps_its_validators(wrap: Callable[..., SecurityHeaders]) -> None:
     app = FakeApp(NO_SCRIPT_PAGE, headers=[(b"etag", b'"abc"')])
-    headers, body, _ = await call(wrap(app), http_scope("/signup/welcome"))
+    headers, body, _ = await call(wrap(app), http_scope("/account"))
     assert body == NO_SCRIPT_PAGE
     assert one(headers, "etag") == '"abc"'
     assert one(headers, "cache-control") == "no-store"  # a user-data path
@@ -307,8 +307,9 @@ async def test_production_adds_hsts_secure_cookies_and_host_prefixed_names(
     assert one(headers, "strict-transport-security") == (HSTS if production else None)
     secure = "; Secure" if production else ""
     assert headers["set-cookie"] == [f"a=1; Path=/; HttpOnly{secure}", "__Host-b=2; Path=/; Secure; HttpOnly"]
-    expected_name = "__Host-signup_welcome" if production else "signup_welcome"
-    assert host_cookie_name("signup_welcome", production=production) == expected_name
+    assert host_cookie_name("session", production=production) == (
+        "__Host-session" if production else "session"
+    )
 
 
 async def test_websockets_pass_through_untouched(wrap: Callable[..., SecurityHeaders]) -> None:

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from signup_app.accounts import Accepted, ActionResult, Rejected, Throttled, Unavailable
 from signup_app.web.forms.component import form_page
 from signup_app.web.forms.declaration import Field, Form, Success
+from signup_app.web.forms.html import success_page
 from signup_app.web.forms.schema import json_schema, payload_type
 from signup_app.web.handler_allowlist import callable_handlers
 from signup_app.web.transports import form_post, json_api
@@ -78,6 +79,8 @@ def newsletter_state() -> Iterator[type[FormState]]:
 
     (The wire tests' client hashes the whole state tree as the server compiled it.)
     """
+    import signup_app.signup_app  # noqa: F401  (registers the app, which the fork keeps)
+
     current = RegistrationContext.get()
     fork = current.fork()
     fork._set_app(current.app)  # the fork keeps every registration but the app; the pipeline needs it
@@ -125,56 +128,51 @@ async def test_the_websocket_submit_runs_the_action() -> None:
     assert subscribed[-1][0] == "gardens"
 
 
-@pytest.mark.parametrize(
-    ("topic", "errors"),
-    [
-        ("", {"topic": "Choose a topic."}),
-        ("busy", {"form": "Slow down."}),
-        ("down", {"form": "Down for a moment."}),
-    ],
-)
-async def test_the_websocket_shows_each_refusal(topic: str, errors: dict[str, str]) -> None:
-    state = await _submit({"form_data": {"topic": topic, "code": SECRET}})
+# The stand-in action's refusals: the topic and code sent, the errors, the HTTP status and Retry-After.
+REFUSALS = [
+    ("", SECRET, {"topic": "Choose a topic."}, 422, None),
+    ("rivers", "wrong", {"code": "That code is not right."}, 422, None),
+    ("busy", SECRET, {"form": "Slow down."}, 429, "7"),
+    ("down", SECRET, {"form": "Down for a moment."}, 503, "3"),
+]
+RESULT = ("topic", "code", "errors", "status", "retry_after")
+
+
+@pytest.mark.parametrize(RESULT, REFUSALS)
+async def test_the_websocket_shows_each_refusal(
+    topic: str, code: str, errors: dict[str, str], status: int, retry_after: str | None
+) -> None:
+    state = await _submit({"form_data": {"topic": topic, "code": code}})
     assert (state["errors"], state["rejections"], state.get("welcome_name", "")) == (errors, 1, "")
 
 
 def test_the_form_post_redirects_to_the_success_page() -> None:
-    response = http.post("/newsletter", data={"topic": "gardens", "code": SECRET}, follow_redirects=False)
+    """A form that does not sign in has a success page of its own, the accepted name escaped."""
+    fields = {"topic": "<i>gardens</i>", "code": SECRET}
+    response = http.post("/newsletter", data=fields, follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (303, "/newsletter/done")
     page = http.get("/newsletter/done").text
-    assert "Subscribed to gardens" in page and "See you next month." in page
+    assert "Subscribed to &lt;i&gt;gardens&lt;/i&gt;" in page and "See you next month." in page
+    assert ">Subscribed to<" in success_page(NEWSLETTER, None)  # no name to show
 
 
-@pytest.mark.parametrize(
-    ("topic", "status", "message", "retry_after"),
-    [
-        ("", 422, "Choose a topic.", None),
-        ("busy", 429, "Slow down.", "7"),
-        ("down", 503, "Down for a moment.", "3"),
-    ],
-)
+@pytest.mark.parametrize(RESULT, REFUSALS)
 def test_the_form_post_renders_each_refusal(
-    topic: str, status: int, message: str, retry_after: str | None
+    topic: str, code: str, errors: dict[str, str], status: int, retry_after: str | None
 ) -> None:
-    response = http.post("/newsletter", data={"topic": topic, "code": SECRET}, follow_redirects=False)
+    response = http.post("/newsletter", data={"topic": topic, "code": code}, follow_redirects=False)
     assert response.status_code == status
     assert response.headers.get("retry-after") == retry_after
-    assert message in response.text and 'id="newsletter-form"' in response.text
-    assert f'value="{topic}"' in response.text and SECRET not in response.text
+    assert all(message in response.text for message in errors.values())
+    assert 'id="newsletter-form"' in response.text
+    assert f'value="{topic}"' in response.text and code not in response.text
 
 
-@pytest.mark.parametrize(
-    ("body", "status", "reply", "retry_after"),
-    [
-        ({"topic": "rivers", "code": SECRET}, 201, {"topic": "rivers"}, None),
-        ({"topic": "rivers", "code": "wrong"}, 422, {"errors": {"code": "That code is not right."}}, None),
-        ({"topic": "busy", "code": SECRET}, 429, {"errors": {"form": "Slow down."}}, "7"),
-        ({"topic": "down", "code": SECRET}, 503, {"errors": {"form": "Down for a moment."}}, "3"),
-    ],
-)
+@pytest.mark.parametrize(RESULT, [*REFUSALS, ("rivers", SECRET, None, 201, None)])
 def test_the_json_route_answers_each_result(
-    body: dict[str, str], status: int, reply: dict[str, object], retry_after: str | None
+    topic: str, code: str, errors: dict[str, str] | None, status: int, retry_after: str | None
 ) -> None:
-    response = http.post("/api/newsletter", json=body)
+    response = http.post("/api/newsletter", json={"topic": topic, "code": code})
+    reply = {"errors": errors} if errors else {"topic": topic}
     assert (response.status_code, response.json()) == (status, reply)
     assert response.headers.get("retry-after") == retry_after
