@@ -1,4 +1,4 @@
-"""A bare ASGI websocket app: what an idle connection costs Granian alone, without Reflex and the app."""
+"""A bare ASGI websocket app (served as asginl, no lifespan): what an idle connection costs Granian alone."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ from typing import Any
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    elif scope["type"] == "websocket":
+    if scope["type"] == "websocket":
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
         while (message := await receive())["type"] != "websocket.disconnect":

@@ -5,40 +5,38 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from tests.harness.protocol import NAMESPACE, Delta, connect_auth, delta_vars, event
+from tests.harness.protocol import NAMESPACE, connect_auth, delta_vars, event
 
 WAIT_S = 30.0
+# The answers awaited: (the protocol's state key, one of its vars, the value that answers).
+HYDRATED = ("root_state", "is_hydrated", True)
+SETTLED = ("signup_state", "pending", False)  # a submit ends
+SHOWN = ("account_state", "checked", True)  # the account page checked its cookie
 
 
 class ProtocolError(Exception):
     """The server answered something a browser would not accept."""
 
 
+@dataclass(eq=False)
 class Tab:
     """One browser tab on the signup page: a token, a websocket, and at most one awaited answer."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        base_url: str,
-        protocol: dict[str, Any],
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self._session = session
-        self._headers = headers or {}
-        self._base_url = base_url
-        self._protocol = protocol
-        self.token = str(uuid.uuid4())
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._reader: asyncio.Task | None = None
-        self._connected: asyncio.Future | None = None
-        self._waiting: tuple[Callable[[Delta], Any], asyncio.Future] | None = None
-        self.closed_by_server = False
+    _session: aiohttp.ClientSession
+    _base_url: str
+    _protocol: dict[str, Any]
+    _headers: dict[str, str] = field(default_factory=dict)  # more handshake headers: Cookie, X-Forwarded-For
+    token: str = field(default_factory=lambda: str(uuid.uuid4()))
+    closed_by_server: bool = False
+    _ws: aiohttp.ClientWebSocketResponse | None = None
+    _reader: asyncio.Task | None = None
+    _connected: asyncio.Future | None = None
+    _waiting: tuple[str, str, object, asyncio.Future] | None = None  # state, var, value, answer
 
     @property
     def open(self) -> bool:
@@ -58,9 +56,8 @@ class Tab:
         opening = await asyncio.wait_for(self._ws.receive(), WAIT_S)
         if opening.type != aiohttp.WSMsgType.TEXT or not opening.data.startswith("0"):
             raise ProtocolError(f"expected the Engine.IO open packet, got {opening.data!r}")
-        loop = asyncio.get_running_loop()
-        self._connected = loop.create_future()
-        hydrated = self._expect(self.is_hydrated)
+        self._connected = asyncio.get_running_loop().create_future()
+        hydrated = self._expect(HYDRATED)
         self._reader = asyncio.create_task(self._read())
         await self._ws.send_str(f"40{NAMESPACE},{json.dumps(connect_auth(p))}")
         await asyncio.wait_for(self._connected, WAIT_S)
@@ -71,26 +68,27 @@ class Tab:
         assert self._ws is not None
         await self._ws.send_str(f"42{NAMESPACE},{json.dumps(['event', event(name, payload)])}")
 
+    async def ask(self, name: str, payload: dict[str, Any], until: tuple[str, str, object]) -> dict[str, Any]:
+        """Send one event; protocol[state]'s vars in the first delta after it where var is value (until)."""
+        answered = self._expect(until)
+        await self.emit(name, payload)
+        return await asyncio.wait_for(answered, WAIT_S)
+
     async def cheap_event(self) -> None:
         """Reflex's `set_is_hydrated(True)`, each navigation's last event: no app code, one small delta."""
-        answered = self._expect(self.is_hydrated)
-        await self.emit(self._protocol["cheap_event"], {"value": True})
-        await asyncio.wait_for(answered, WAIT_S)
+        await self.ask(self._protocol["cheap_event"], {"value": True}, HYDRATED)
 
     async def submit(self, fields: dict[str, str]) -> dict[str, Any]:
         """Submit the signup form; returns SignupState's vars from the delta that ends the submit."""
-        p = self._protocol
-        answered = self._expect(self.submit_settled)
-        entries = [[name, value] for name, value in fields.items()]
-        await self.emit(p["submit_event"], {"form_data": {p["form_entries_key"]: entries}})
-        return await asyncio.wait_for(answered, WAIT_S)
+        form_data = {self._protocol["form_entries_key"]: [[name, value] for name, value in fields.items()]}
+        return await self.ask(self._protocol["submit_event"], {"form_data": form_data}, SETTLED)
 
-    def is_hydrated(self, delta: Delta) -> bool | None:
-        return (delta_vars(delta, self._protocol["root_state"]) or {}).get("is_hydrated") is True or None
-
-    def submit_settled(self, delta: Delta) -> dict[str, Any] | None:
-        changes = delta_vars(delta, self._protocol["signup_state"]) or {}
-        return changes if changes.get("pending") is False else None
+    async def load_account(self) -> dict[str, Any]:
+        """Run the account page's on-load handler, which checks the cookie; AccountState's vars once shown."""
+        view = await self.ask(f"{self._protocol['account_state']}.load", {}, SHOWN)
+        if not view.get("signed_in"):
+            raise ProtocolError(f"the session cookie signed nobody in: {view}")
+        return view
 
     async def close(self) -> None:
         """Close the tab."""
@@ -100,10 +98,11 @@ class Tab:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
 
-    def _expect(self, predicate: Callable[[Delta], Any]) -> asyncio.Future:
-        """A future for the first delta from now on for which predicate returns a value."""
+    def _expect(self, until: tuple[str, str, object]) -> asyncio.Future:
+        """A future for the vars of protocol[state] in the first delta from now on where var is value."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting = (predicate, future)
+        state, var, value = until
+        self._waiting = (self._protocol[state], var, value, future)
         return future
 
     async def _read(self) -> None:
@@ -118,9 +117,8 @@ class Tab:
                     await ws.send_str("3")
                 elif data.startswith("42"):
                     self._on_event(data)
-                elif data.startswith(f"40{NAMESPACE},"):
-                    if self._connected is not None and not self._connected.done():
-                        self._connected.set_result(None)
+                elif data.startswith(f"40{NAMESPACE},") and self._connected and not self._connected.done():
+                    self._connected.set_result(None)
                 elif data.startswith(f"44{NAMESPACE},") or data.startswith(f"41{NAMESPACE}"):
                     self._fail(ProtocolError(f"the server refused or ended the connection: {data[:200]}"))
         finally:
@@ -131,15 +129,13 @@ class Tab:
         name, *args = json.loads(data[data.index("[") :])
         if name != "event" or not args or self._waiting is None:
             return
-        predicate, future = self._waiting
-        if future.done():
-            return
-        result = predicate(args[0].get("delta") or {})
-        if result is not None:
+        state, var, value, future = self._waiting
+        changes = delta_vars(args[0].get("delta") or {}, state) or {}
+        if changes.get(var) is value and not future.done():
             self._waiting = None
-            future.set_result(result)
+            future.set_result(changes)
 
     def _fail(self, error: Exception) -> None:
-        for future in (self._connected, self._waiting[1] if self._waiting else None):
+        for future in (self._connected, self._waiting[3] if self._waiting else None):
             if future is not None and not future.done():
                 future.set_exception(error)

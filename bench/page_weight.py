@@ -7,9 +7,14 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-import aiohttp
+import httpx
+
+from signup_app.web import routes
+from tests.harness.data import signup_fields
+from tests.harness.server import AppServer
+from tests.harness.wire import post_form
 
 # Module specifiers inside inline scripts: import("/assets/x.js") or from "/assets/x.js".
 _INLINE_IMPORT = re.compile(r"""(?:import\s*\(\s*|from\s*|import\s+)["']([^"']+\.m?js)["']""")
@@ -70,32 +75,18 @@ def javascript_weight(client_dir: Path) -> dict[str, Any]:
     }
 
 
-async def form_without_javascript(base_url: str, email: str, password: str) -> dict[str, Any]:
+async def form_without_javascript(server: AppServer) -> dict[str, Any]:
     """The prerendered page has a posting form; a plain form POST of its fields signs up (303)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{base_url}/") as response:
-            page = await response.text()
-        form_tag = re.search(r"<form\b[^>]*>", page)
-        tag = form_tag.group(0) if form_tag else ""
-        prerendered = bool(re.search(r'method="post"', tag)) and 'action="/signup"' in tag
-        inputs = sorted(set(re.findall(r'<input\b[^>]*\bname="([^"]+)"', page)))
-        fields = {"name": "Ada Lovelace", "email": email, "password": password}
-        async with session.post(
-            f"{base_url}/signup",
-            data=urlencode(fields),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Origin": base_url,
-                "Sec-Fetch-Site": "same-origin",
-            },
-            allow_redirects=False,
-        ) as response:
-            status = response.status
-            location = response.headers.get("Location")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        page = (await http.get("/")).text
+        response = await post_form(http, server, signup_fields("bench-nojs"))
+    tag = form_tag.group(0) if (form_tag := re.search(r"<form\b[^>]*>", page)) else ""
+    prerendered = 'method="post"' in tag and f'action="{routes.SIGNUP_FORM}"' in tag
+    location = response.headers.get("location")
     return {
         "prerendered_form": prerendered,
-        "form_inputs": inputs,
-        "post_status": status,
+        "form_inputs": sorted(set(re.findall(r'<input\b[^>]*\bname="([^"]+)"', page))),
+        "post_status": response.status_code,
         "post_location": location,
-        "works": prerendered and status == 303 and location == "/signup/welcome",
+        "works": prerendered and response.status_code == 303 and location == routes.ACCOUNT,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import fmean
 from typing import Any
 
 from bench import stats
@@ -18,6 +19,8 @@ IDLE_KB_MAX = 50.0
 JS_GZIP_MAX_KB = 135.0
 FLOOD_P95_MAX_MS = 200.0
 
+MET = {None: "—", True: "yes", False: "NO"}
+Row = dict[str, Any]  # one line of the table
 WHY_CORES = (
     "Without Redis, Reflex runs one worker process. The handler hashes on a worker thread and "
     "argon2-cffi releases the GIL, so that one process hashes on every core its affinity allows."
@@ -30,19 +33,13 @@ def _fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _met(ok: bool | None) -> str:
-    return "—" if ok is None else ("yes" if ok else "NO")
-
-
-def _row(
-    figure: str, value: str, target: str = "", met: bool | None = None, raw: Any = None
-) -> dict[str, Any]:
+def _row(figure: str, value: str, target: str = "", met: bool | None = None, raw: Any = None) -> Row:
     """One line of the table; raw is the figure's number, kept in the JSON."""
     return {"figure": figure, "value": value, "target": target, "met": met, "value_raw": raw}
 
 
-def _database_rows(db: str, figures: dict[str, Any], bound: float) -> list[dict[str, Any]]:
-    """One database's rows: websocket signups against the bound, efficiency, fairness, the JSON route."""
+def _database_rows(db: str, figures: dict[str, Any], bound: float, hash_ms: float) -> list[Row]:
+    """One database's rows: websocket signups against the bound, efficiency, fairness, the JSON routes."""
     if "skipped" in figures:
         return [{**_row(f"{db}: all figures", "skipped"), "reason": figures["skipped"]}]
     rows = []
@@ -78,10 +75,22 @@ def _database_rows(db: str, figures: dict[str, Any], bound: float) -> list[dict[
         )
         figure = f"{db}: JSON route signups/s @{level} (websocket), CPU ms/signup"
         rows.append(_row(figure, value, raw=f["signup_per_s"]))
+    for level, f in figures.get("json_signins", {}).items():
+        cpu = f["server_cpu_ms_per_signin"]
+        ratio = stats.share_of(cpu, hash_ms)
+        value = f"{_fmt(f['signin_per_s'])}, {_fmt(ratio, 2)} ({_fmt(cpu - hash_ms, 2)})"
+        figure = f"{db}: JSON sign-ins/s @{level}, CPU per sign-in ÷ hash CPU (CPU beyond the hash, ms)"
+        rows.append(_row(figure, value, raw=f["signin_per_s"]))
+    if check := figures.get("session_check"):
+        postgres = " + PostgreSQL's CPU" if check["postgres_cpu_us"] else ""
+        figure = f"{db}: session check per privileged event, µs CPU / wall (Cookie parse + sessions.resolve"
+        figure += f" on a worker thread, in-process{postgres})"
+        cpu = check["cpu_us"] + check["postgres_cpu_us"]
+        rows.append(_row(figure, f"{_fmt(cpu)} / {_fmt(check['wall_us'])}", raw=cpu))
     return rows
 
 
-def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+def build_rows(results: dict[str, Any]) -> list[Row]:
     """The table: one row per figure, with its target and whether it is met (None: no target)."""
     hashing, bound = results["hash"], results["bound"]
     all_cores, per_s = hashing["cpu_ms_all_cores_hashing"], bound["signups_per_s"]
@@ -91,7 +100,7 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         _row(f"bound: {bound['cores']} cores ÷ hash CPU, signups/s", _fmt(per_s), raw=per_s),
     ]
     for db, figures in results["databases"].items():
-        rows += _database_rows(db, figures, per_s)
+        rows += _database_rows(db, figures, per_s, hashing["cpu_ms"])
     if trivial := results.get("trivial_events"):
         one = trivial["concurrency_1"]
         many = next(v for k, v in trivial.items() if k != "concurrency_1")
@@ -107,6 +116,10 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         figure = f"server memory per idle client (RSS over {memory['clients']}), KB"
         kb = memory["kb_per_client"]
         rows.append(_row(figure, _fmt(kb), f"≤ {IDLE_KB_MAX:.0f}", kb <= IDLE_KB_MAX, kb))
+        for db, figures in results["databases"].items():
+            if signed_in := figures.get("signed_in_memory"):
+                figure = f"  {db}: per signed-in idle tab (its cookie checked, account view loaded), KB"
+                rows.append(_row(figure, _fmt(signed_in["kb_per_client"]), raw=signed_in["kb_per_client"]))
         if bare := idle.get("bare_granian"):
             figure = "  of which Granian alone holds (bare ASGI websocket), KB"
             rows.append(_row(figure, _fmt(bare["kb_per_client"]), raw=bare["kb_per_client"]))
@@ -142,9 +155,9 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def overload_rows(overload: dict[str, Any] | None) -> list[dict[str, Any]]:
+def overload_rows(overload: dict[str, Any] | None) -> list[Row]:
     """The overload phase's rows: per transport, the latency of each answer and the other tabs' p99."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     for transport in ("websocket", "json"):
         if not (f := (overload or {}).get(transport)):
             continue
@@ -158,9 +171,8 @@ def overload_rows(overload: dict[str, Any] | None) -> list[dict[str, Any]]:
         rows.append(_row(figure, value, "every submit answered", answers["other"] == 0, created["p99_ms"]))
         cpu = f["server_cpu_ms_per_answer"]
         value = f"{_fmt(cpu, 2)} ({_fmt(f['other_processes_cores_busy'], 2)})"
-        rows.append(
-            _row("  server CPU ms per answer (other programs' load meanwhile, cores)", value, raw=cpu)
-        )
+        figure = "  server CPU ms per answer (other programs' load meanwhile, cores)"
+        rows.append(_row(figure, value, raw=cpu))
         others = f["others_cheap_event"]
         value = f"{_fmt(others['p50_ms'], 2)} / {_fmt(others['p99_ms'], 2)}"
         figure = "  other tabs' cheap event p50 / p99 meanwhile, ms"
@@ -181,16 +193,12 @@ def other_load(results: dict[str, Any]) -> dict[str, float]:
 
     walk(results.get("databases", {}))
     walk(results.get("trivial_events", {}))
-    return {
-        "windows": len(seen),
-        "max_cores": max(seen, default=0.0),
-        "mean_cores": sum(seen) / max(len(seen), 1),
-    }
+    return {"windows": len(seen), "max_cores": max(seen, default=0.0), "mean_cores": fmean(seen or [0.0])}
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
+def print_table(rows: list[Row]) -> None:
     headers = ("figure", "value", "target", "met?")
-    cells = [(r["figure"], r["value"], r["target"], _met(r["met"])) for r in rows]
+    cells = [(r["figure"], r["value"], r["target"], MET[r["met"]]) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))

@@ -1,51 +1,96 @@
-"""What the benchmark makes the server do, each bounded in count and time, over loopback only."""
+"""The server under test and what the benchmark makes it do, each bounded in count and time, over loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
-import json
-import random
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bench import stats
 from bench.browser import Tab
+from bench.signing_in import PASSWORD
+from signup_app.web import routes
+from tests.harness import services
+from tests.harness.data import signup_fields
 from tests.harness.procfs import cpu_seconds, machine_busy_seconds, postgres_pids, thread_cpu_by_group
 from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server
+from tests.harness.server import free_port, start_app_server
 
-# Passphrases of unrelated words, the kind the signup form asks for: strong for zxcvbn,
-# 15+ characters, never built from the name or the email.
-_WORDS = (
-    "violet tangerine lighthouse marble cactus harbor quartz walnut meadow falcon copper "
-    "lantern glacier pepper saddle orchid timber velvet rocket canyon biscuit nebula "
-    "anchor prism willow thunder pebble compass jasmine ember"
-).split()
-_NAME = "Ada Lovelace"
-_run_id = uuid.uuid4().hex[:8]
+POSTGRES_ADMIN_URL = os.environ.get("SIGNUP_BENCH_POSTGRES", services.POSTGRES_ADMIN_URL)
+
+# Every simulated tab comes from 127.0.0.1: the throughput figures measure the action, not the
+# abuse limits (the flood phase measures those on its own server). Nor the bound on waiting
+# hashes: the load saturates the server on purpose (the overload phase measures the bound).
+BENCH_LIMITS = {**services.UNLIMITED, "SIGNUP_MAX_CONNECTIONS_PER_ADDRESS": "100000"}
+
+
+def on_own_server(
+    folder: Path,
+    measure: Callable[[Server], Awaitable[Any]],
+    database: contextlib.AbstractContextManager[str] | None = None,
+    **extra_env: str,
+) -> Any:
+    """measure run on a production server of its own (BENCH_LIMITS, extra_env) on database or a new SQLite."""
+    port = free_port()
+    origins = f"http://127.0.0.1:{port},http://localhost:{port}"
+    env = {"REFLEX_CORS_ALLOWED_ORIGINS": origins, **BENCH_LIMITS, **extra_env}
+    with database or contextlib.nullcontext(services.sqlite_database(folder)) as url:
+        app = start_app_server(url, folder / "server.log", env, port, "127.0.0.1", production_defaults=True)
+        try:
+            return asyncio.run(measure(app))
+        finally:
+            app.stop()
+
 
 # Before each measured load, wait up to this long for other programs on the machine to go quiet
 # (bench.run sets it from its plan).
 QUIET_WAIT_S = 0.0
-_serial = itertools.count()
+Operation = Callable[[aiohttp.ClientSession, Server], Awaitable[None]]
 
 
-def signup_fields(rng: random.Random) -> dict[str, str]:
-    """A new account's form fields: a unique address and a four-word passphrase."""
-    email = f"bench-{_run_id}-{next(_serial)}@example.com"
-    return {"name": _NAME, "email": email, "password": " ".join(rng.sample(_WORDS, 4))}
+@dataclass(frozen=True)
+class Plan:
+    """How long and how much each phase runs."""
+
+    signup_levels: tuple[int, ...] = (1, 10, 50)
+    ramp_s: float = 2.0
+    window_s: float = 15.0
+    max_signups: int = 3000
+    fairness_signup_clients: int = 50
+    fairness_probe_clients: int = 10
+    fairness_probe_gap_s: float = 0.02
+    trivial_count: int = 2000
+    trivial_warmup: int = 200
+    trivial_concurrency: int = 32
+    trivial_window_s: float = 10.0
+    idle_memory_clients: int = 1000
+    idle_steps: tuple[int, ...] = (1000, 2000, 3000, 4000, 5000)
+    idle_probe_tabs: int = 20
+    idle_probe_events: int = 10
+    session_checks: int = 2000
+    hash_runs: int = 50
+    quiet_wait_s: float = 10.0
+
+    def window(self, clients: int, measure_db: bool) -> dict[str, Any]:
+        """closed_loop's window options for `clients` clients (a single one needs a shorter ramp)."""
+        window = {"window_s": self.window_s, "max_count": self.max_signups, "measure_db": measure_db}
+        return {"ramp_s": self.ramp_s if clients > 1 else 1.0, **window}
 
 
 def client_session(limit: int = 0) -> aiohttp.ClientSession:
     """One HTTP/websocket session for a scenario's clients (no per-host connection cap unless given)."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit),
+        cookie_jar=aiohttp.DummyCookieJar(),  # a sign-in's cookie goes with no later request
         timeout=aiohttp.ClientTimeout(total=60),
     )
 
@@ -65,7 +110,7 @@ async def closed_loop(
     """`concurrency` clients each repeating `operation` back to back, measured after a ramp.
 
     The window closes after window_s or max_count completions; `during` runs alongside it. Its figures:
-    rate, CPU per `per` (server, its processes, its worker's threads, PostgreSQL, bench), latencies.
+    rate, CPU per `per` (server, its worker's threads, PostgreSQL, bench), latencies.
     """
     stop = asyncio.Event()
     enough = asyncio.Event()  # max_count completions inside the window
@@ -94,7 +139,6 @@ async def closed_loop(
     try:
         await asyncio.sleep(ramp_s)
         threads0 = thread_cpu_by_group(worker)
-        procs0 = {pid: cpu_seconds([pid]) for pid in pids}
         t0, cpu0, own0 = time.perf_counter(), cpu_seconds(pids), time.process_time()
         db0 = cpu_seconds(postgres_pids()) if measure_db else 0.0
         machine0 = machine_busy_seconds()
@@ -105,7 +149,6 @@ async def closed_loop(
             await asyncio.wait_for(enough.wait(), window_s)
         t1, cpu1, own1 = time.perf_counter(), cpu_seconds(pids), time.process_time()
         threads1 = thread_cpu_by_group(worker)
-        procs1 = {pid: cpu_seconds([pid]) for pid in pids}
         db1 = cpu_seconds(postgres_pids()) if measure_db else 0.0
         machine1 = machine_busy_seconds()
         count1, errors1 = len(finished), len(errors)
@@ -136,11 +179,7 @@ async def closed_loop(
     figures["other_processes_cores_busy"] = max(others, 0.0) / seconds
     if others_before is not None:
         figures["other_processes_cores_busy_before"] = others_before
-    # Each process of the server's tree (with its reaped children's time), and the worker's threads.
-    figures[f"server_cpu_ms_per_{per}_by_process"] = {
-        ("worker" if pid == worker else f"pid {pid}"): stats.per_item_ms(procs1[pid] - cpu, completed)
-        for pid, cpu in procs0.items()
-    }
+    # The worker's CPU by thread: the hash pool, the event loop, Granian's, the rest.
     figures[f"worker_cpu_ms_per_{per}_by_thread"] = {
         group: stats.per_item_ms(cpu - threads0.get(group, 0.0), completed) for group, cpu in threads1.items()
     }
@@ -149,24 +188,22 @@ async def closed_loop(
     return figures
 
 
-async def _quiet(
-    busy_s: Callable[[], float], interval_s: float, threshold_cores: float, max_s: float
-) -> float:
-    """Until busy_s (CPU seconds) grows by under threshold_cores over interval_s, or max_s; the last load."""
+async def _quiet(busy_s: Callable[[], float], interval_s: float, threshold: float, max_s: float) -> float:
+    """Until busy_s (CPU seconds) grows by under threshold over interval_s, or max_s; the last load."""
     deadline = time.perf_counter() + max_s
     while True:
         before = busy_s()
         await asyncio.sleep(interval_s)
         cores = (busy_s() - before) / interval_s
-        if cores < threshold_cores or time.perf_counter() >= deadline:
+        if cores < threshold or time.perf_counter() >= deadline:
             return max(cores, 0.0)
 
 
-async def wait_for_quiet_machine(server: Server, max_s: float, threshold_cores: float = 0.25) -> float:
-    """Wait (up to max_s) until other programs use under threshold_cores; returns their last load."""
+async def wait_for_quiet_machine(server: Server, max_s: float, threshold: float = 0.25) -> float:
+    """Wait (up to max_s) until other programs use under threshold; returns their last load."""
     pids = server.pids()
     return await _quiet(
-        lambda: machine_busy_seconds() - cpu_seconds(pids) - time.process_time(), 1.0, threshold_cores, max_s
+        lambda: machine_busy_seconds() - cpu_seconds(pids) - time.process_time(), 1.0, threshold, max_s
     )
 
 
@@ -176,12 +213,12 @@ async def settle(server: Server, max_s: float = 30.0) -> None:
     await _quiet(lambda: cpu_seconds(pids), 0.5, 0.05, max_s)
 
 
-async def websocket_signup(session: aiohttp.ClientSession, server: Server, rng: random.Random) -> None:
+async def websocket_signup(session: aiohttp.ClientSession, server: Server) -> None:
     """One visitor: open the page's websocket (connect + hydrate), submit the form, see the welcome, leave."""
     tab = Tab(session, server.url, app_protocol())
     try:
         await tab.connect()
-        result = await tab.submit(signup_fields(rng))
+        result = await tab.submit(signup_fields("bench"))
     finally:
         await tab.close()
     if not result.get("welcome_name"):
@@ -189,46 +226,48 @@ async def websocket_signup(session: aiohttp.ClientSession, server: Server, rng: 
 
 
 async def _signups(
-    server: Server,
-    concurrency: int,
-    signup: Callable[[aiohttp.ClientSession, Server, random.Random], Awaitable[None]],
-    rng: random.Random,
-    session_limit: int,
-    **window: float,
+    server: Server, concurrency: int, signup: Operation, session_limit: int, **window: Any
 ) -> dict[str, Any]:
-    """`concurrency` clients signing up back to back over one session; window: closed_loop's options."""
+    """`concurrency` clients signing up (or in) back to back on one session; window: closed_loop's options."""
     async with client_session(session_limit) as session:
-        measured = await closed_loop(server, concurrency, lambda: signup(session, server, rng), **window)
+        measured = await closed_loop(server, concurrency, lambda: signup(session, server), **window)
     await settle(server)
     return measured
 
 
-async def websocket_signups(server: Server, concurrency: int, **window: float) -> dict[str, Any]:
+async def websocket_signups(server: Server, concurrency: int, **window: Any) -> dict[str, Any]:
     """Visitors signing up over the page's websocket (ramp_s, window_s, max_count, measure_db)."""
-    return await _signups(server, concurrency, websocket_signup, random.Random(concurrency), 0, **window)
+    return await _signups(server, concurrency, websocket_signup, 0, **window)
 
 
-async def post_signup(
-    session: aiohttp.ClientSession, server: Server, rng: random.Random
-) -> tuple[int, str | None]:
-    """One script call: POST /api/signup with a new JSON signup; the answer's status and Retry-After."""
-    body = json.dumps(signup_fields(rng))
-    headers = {"Content-Type": "application/json"}
-    async with session.post(f"{server.url}/api/signup", data=body, headers=headers) as response:
+async def post_json(session: aiohttp.ClientSession, url: str, body: dict[str, str]) -> tuple[int, str | None]:
+    """One script call: POST body as JSON; the answer's status and Retry-After."""
+    async with session.post(url, json=body) as response:
         await response.read()
         return response.status, response.headers.get("Retry-After")
 
 
-async def json_signup(session: aiohttp.ClientSession, server: Server, rng: random.Random) -> None:
-    """A signup on the JSON route, expecting 201."""
-    status, _ = await post_signup(session, server, rng)
-    if status != 201:
-        raise RuntimeError(f"POST /api/signup answered {status}")
+def json_call(path: str, body: Callable[[], dict[str, str]]) -> Operation:
+    """A script's call of a JSON route that expects 201 (a signup, a sign-in)."""
+
+    async def call(session: aiohttp.ClientSession, server: Server) -> None:
+        status, _ = await post_json(session, f"{server.url}{path}", body())
+        if status != 201:
+            raise RuntimeError(f"POST {path} answered {status}")
+
+    return call
 
 
-async def json_signups(server: Server, concurrency: int, **window: float) -> dict[str, Any]:
-    """Scripts signing up on the JSON route (ramp_s, window_s, max_count, measure_db)."""
-    # Keep-alive connections, one per concurrent client, as a script's HTTP pool would.
-    return await _signups(
-        server, concurrency, json_signup, random.Random(1000 + concurrency), concurrency, **window
-    )
+async def json_signups(server: Server, concurrency: int, **window: Any) -> dict[str, Any]:
+    """Scripts signing up on POST /api/signup, each on a keep-alive connection of its own (ramp_s, ...)."""
+    signup = json_call(routes.SIGNUP_API, lambda: signup_fields("bench"))
+    return await _signups(server, concurrency, signup, concurrency, **window)
+
+
+async def json_signins(
+    server: Server, concurrency: int, *, emails: list[str], **window: Any
+) -> dict[str, Any]:
+    """The same, signing in on POST /api/sessions to accounts made beforehand (with PASSWORD)."""
+    accounts = itertools.cycle(emails)
+    signin = json_call(routes.SIGNIN_API, lambda: {"email": next(accounts), "password": PASSWORD})
+    return await _signups(server, concurrency, signin, concurrency, per="signin", **window)

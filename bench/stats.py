@@ -14,11 +14,8 @@ def percentile(values: Sequence[float], pct: float) -> float:
         raise ValueError(f"percentile must be within 0..100, got {pct}")
     ordered = sorted(values)
     rank = (len(ordered) - 1) * pct / 100
-    low = math.floor(rank)
-    high = math.ceil(rank)
-    if low == high:
-        return ordered[low]
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    low, high = ordered[math.floor(rank)], ordered[math.ceil(rank)]
+    return low + (high - low) * (rank - math.floor(rank))
 
 
 def latency_summary_ms(seconds: Sequence[float]) -> dict[str, float | int]:
@@ -40,11 +37,6 @@ def rate(count: int, seconds: float) -> float:
 def per_item_ms(cpu_seconds: float, count: int) -> float:
     """CPU milliseconds per completed item."""
     return cpu_seconds * 1000 / count if count else math.nan
-
-
-def efficiency(hash_cpu_ms: float, server_cpu_ms_per_signup: float) -> float:
-    """The share of a signup's server CPU that is the password hash itself (1.0: nothing else costs)."""
-    return share_of(hash_cpu_ms, server_cpu_ms_per_signup)
 
 
 def hash_bound_per_s(cores: int, hash_cpu_ms: float) -> float:

@@ -24,23 +24,15 @@ def _settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> Iterato
             settings.reset()
 
         setattr(monkeypatch, name, change_and_reset)
-    settings.reset()
+    for name, value in UNLIMITED.items():  # generous rate limits, unless a test sets its own
+        monkeypatch.setenv(name, value)
     yield
     settings.reset()
 
 
-@pytest.fixture(autouse=True)
-def _generous_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in UNLIMITED.items():
-        monkeypatch.setenv(name, value)
-
-
-# Each test's database is a copy of one migrated at the start of the session: copying takes
-# milliseconds, migrating takes a second or more.
-
-
 @pytest.fixture(scope="session")
 def _migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated file each test's database copies: a copy takes milliseconds, a migration seconds."""
     folder = tmp_path_factory.mktemp("sqlite_template")
     sqlite_database(folder)
     return folder / "accounts.db"

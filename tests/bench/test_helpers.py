@@ -32,8 +32,8 @@ def test_p99_of_a_hundred_round_trips_sits_near_the_slowest() -> None:
 def test_efficiency_and_bound() -> None:
     # 2 cores at 25 ms a hash could do 80 signups/s; a signup costing 40 ms is 62.5% hash.
     assert stats.hash_bound_per_s(2, 25.0) == pytest.approx(80.0)
-    assert stats.efficiency(25.0, 40.0) == pytest.approx(0.625)
-    assert math.isnan(stats.efficiency(25.0, math.nan))
+    assert stats.share_of(25.0, 40.0) == pytest.approx(0.625)
+    assert math.isnan(stats.share_of(25.0, math.nan))
     assert stats.share_of(72.0, 80.0) == pytest.approx(0.9)
     assert stats.per_item_ms(1.5, 60) == pytest.approx(25.0)
     assert math.isnan(stats.rate(10, 0))

@@ -47,15 +47,11 @@ async def fill_form(page: Page, *, name: str, email: str, password: str) -> None
 
 def account_rows(app_server: AppServer, email: str) -> list[sa.Row]:
     """The server's stored accounts for this address (case-insensitively)."""
+    query = sa.text("SELECT name, email, password_hash FROM account WHERE lower(email) = :email")
     engine = sa.create_engine(app_server.db_url)
     try:
         with engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.text("SELECT name, email, password_hash FROM account WHERE lower(email) = :email"),
-                    {"email": email.lower()},
-                )
-            )
+            return list(conn.execute(query, {"email": email.lower()}))
     finally:
         engine.dispose()
 

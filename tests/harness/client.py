@@ -109,9 +109,8 @@ class WireClient:
 
     def _handshake_headers(self) -> CIMultiDict[str]:
         """The browser's handshake headers, replaced by self.headers (whose repeated names stay repeated)."""
-        headers = CIMultiDict(
-            {"Origin": self.origin or self.base_url, "Sec-WebSocket-Protocol": Reflex.VERSION}
-        )
+        browser = {"Origin": self.origin or self.base_url, "Sec-WebSocket-Protocol": Reflex.VERSION}
+        headers = CIMultiDict(browser)
         for name in {name.lower() for name in self.headers}:
             headers.popall(name, None)
         headers.extend(self.headers.items())

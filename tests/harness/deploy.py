@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import operator
 import os
 import signal
 import subprocess
@@ -19,7 +21,8 @@ import httpx
 from signup_app import db
 from signup_app.accounts.models import Account
 from signup_app.migrations import migrate
-from tests.harness.client import NAMESPACE, WAIT_S, WireClient, settled, state_vars
+from tests.harness.client import NAMESPACE, WAIT_S, WireClient, form, settled, state_vars
+from tests.harness.data import strong_password, unique_email
 from tests.harness.procfs import children_of, established_connections, process_group_members
 from tests.harness.server import ROOT, AppServer, free_port, start_app_server
 from tests.harness.services import (
@@ -88,14 +91,16 @@ class Deployment:
             "GRANIAN_WORKERS": str(WORKERS),
             "SIGNUP_ALLOW_INSECURE_REDIS": "1",  # the test's redis-server: 127.0.0.1 only, no password
             "REFLEX_LOG_JSON": "1",
-            "REFLEX_CHECK_LATEST_VERSION": "0",
-            "REFLEX_TELEMETRY_ENABLED": "false",
         }
 
     def start(self) -> None:
         """scripts/serve's three steps: the settings check, `alembic upgrade head`, the server."""
-        check = settings_check({**os.environ, "REFLEX_DB_URL": self.db_url, **self.env})
-        assert check.returncode == 0, f"the settings check refused the deployment: {check.stderr}"
+        env = {**os.environ, "REFLEX_DB_URL": self.db_url, **self.env}
+        command = [sys.executable, "-m", "signup_app.production"]  # scripts/serve's first step
+        check = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert (check.returncode, check.stderr) == (0, ""), "the settings check refused the deployment"
         migrate(self.db_url)
         db.engine_for(self.db_url).dispose()
         log_path = self.folder / f"server-{len(self.log_paths) + 1}.log"
@@ -109,35 +114,23 @@ class Deployment:
             return
         self.server.stop()
         pgid = self.server.process.pid
-        if process_group_members(pgid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-            wait_until(lambda: not process_group_members(pgid), 10, "the server's processes are gone")
+        with contextlib.suppress(ProcessLookupError):  # an empty group is already gone
+            os.killpg(pgid, signal.SIGKILL)
+        wait_until(lambda: not process_group_members(pgid), 10, "the server's processes are gone")
 
     def restart(self) -> None:
         self.stop()
         self.start()
 
-    # The processes.
-
-    def granian_main_pid(self) -> int:
-        """The granian main process of the current start (it logs its pid)."""
+    def worker_pids(self) -> set[int]:
+        """The live granian worker processes: children of the main process the current start logged."""
         for record in self.records():
             if record.get("logger") == "_granian" and "main PID:" in record.get("message", ""):
-                return int(record["message"].rsplit("main PID:", 1)[1].strip(" )"))
-        raise AssertionError("granian did not log its main PID")
-
-    def worker_pids(self) -> set[int]:
-        """The live granian worker processes (children of the granian main process)."""
-        try:
-            return children_of(self.granian_main_pid())
-        except AssertionError:
-            return set()
+                return children_of(int(record["message"].rsplit("main PID:", 1)[1].strip(" )")))
+        return set()
 
     def connections_per_worker(self) -> dict[int, int]:
         return {pid: established_connections(pid, self.port) for pid in self.worker_pids()}
-
-    # The logs.
 
     def logs(self) -> list[str]:
         """The log text of each start, in order."""
@@ -155,8 +148,6 @@ class Deployment:
         """The log records of the current start (or of every start from a mark on), parsed."""
         return parse_log_lines(self.logs()[-1] if since is None else self.text(since))
 
-    # The services, seen from outside.
-
     def health(self) -> tuple[int, dict[str, Any]]:
         response = httpx.get(f"{self.url}/_health", timeout=10)
         return response.status_code, response.json()
@@ -164,12 +155,6 @@ class Deployment:
     def accounts(self) -> list[Account]:
         with Accounts.of(self.db_url) as accounts:
             return accounts.all()
-
-
-def settings_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`python -m signup_app.production` (scripts/serve's first step) in this environment."""
-    command = [sys.executable, "-m", "signup_app.production"]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 @contextlib.contextmanager
@@ -186,10 +171,7 @@ def new_deployment(folder: Path, admin_url: str = POSTGRES_ADMIN_URL) -> Iterato
 
 def folded(deltas: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """SignupState deltas merged in order: what the page shows once they are applied."""
-    merged: dict[str, Any] = {}
-    for delta in deltas:
-        merged |= delta
-    return merged
+    return functools.reduce(operator.or_, deltas, {})
 
 
 @dataclass
@@ -228,6 +210,11 @@ class DeployClient(WireClient):
     def events_since(self, start: int) -> list[dict[str, Any]]:
         """The frontend events (toasts, alerts...) the server sent from message `start` on."""
         return [event for message in self.messages[start:] for event in message.get("events") or []]
+
+    async def sign_up(self, name: str, email: str | None = None) -> dict[str, Any]:
+        """Submit a valid signup (a new address unless given); SignupState's answer, folded."""
+        fields = form(name=name, email=email or unique_email("deploy"), password=strong_password())
+        return folded(await self.submit_and_settle(fields))
 
 
 async def all_answered(clients: list[DeployClient], starts: list[int]) -> None:

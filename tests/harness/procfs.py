@@ -12,29 +12,30 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
+def _read(path: str) -> str:
+    """A /proc file's text; empty when its process is gone."""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
 def _stat(path: str) -> tuple[str, list[str]] | None:
     """A stat file's command name and the fields after it (state [0], ppid [1], pgrp [2], utime [11])."""
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        return None  # the process is gone
+    if not (text := _read(path)):
+        return None
     return text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
 
 
 def stat_fields(pid: int | str) -> list[str] | None:
     """The fields of /proc/PID/stat after the command name; None when the process is gone."""
-    stat = _stat(f"/proc/{pid}/stat")
-    return None if stat is None else stat[1]
+    return (_stat(f"/proc/{pid}/stat") or ("", None))[1]
 
 
 def _processes(*, live: bool = False) -> dict[int, list[str]]:
     """Every process on the machine and its stat fields (zombies left out when live)."""
-    found = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and (fields := stat_fields(entry.name)) is not None:
-            if not (live and fields[0] == "Z"):
-                found[int(entry.name)] = fields
-    return found
+    stats = {int(e.name): stat_fields(e.name) for e in os.scandir("/proc") if e.name.isdigit()}
+    return {pid: fields for pid, fields in stats.items() if fields and not (live and fields[0] == "Z")}
 
 
 def children_of(pid: int) -> set[int]:
@@ -68,11 +69,8 @@ def leaves(tree: list[int]) -> list[int]:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes and their reaped children (pass a whole tree)."""
-    ticks = 0
-    for pid in pids:
-        if (fields := stat_fields(pid)) is not None:
-            ticks += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return ticks / _CLOCK_TICKS
+    stats = [fields for pid in pids if (fields := stat_fields(pid)) is not None]
+    return sum(int(v) for fields in stats for v in fields[11:15]) / _CLOCK_TICKS  # utime stime cutime cstime
 
 
 def thread_cpu_by_group(pid: int) -> dict[str, float]:
@@ -100,27 +98,14 @@ def thread_cpu_by_group(pid: int) -> dict[str, float]:
 
 def rss_bytes(pids: list[int]) -> int:
     """Resident set size of these processes, summed."""
-    total = 0
-    for pid in pids:
-        try:
-            resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-        except OSError:
-            continue
-        total += resident * _PAGE_SIZE
-    return total
+    return sum(int(statm.split()[1]) * _PAGE_SIZE for pid in pids if (statm := _read(f"/proc/{pid}/statm")))
 
 
 def postgres_pids() -> list[int]:
     """The PostgreSQL server's process trees on this machine (backends come and go: read it again)."""
-    postgres = {}
-    for pid, fields in _processes().items():
-        try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        except OSError:
-            continue
-        if comm.startswith("postgres"):
-            postgres[pid] = int(fields[1])
-    roots = [pid for pid, parent in postgres.items() if parent not in postgres]
+    processes = _processes()
+    postgres = {pid for pid in processes if _read(f"/proc/{pid}/comm").startswith("postgres")}
+    roots = [pid for pid in postgres if int(processes[pid][1]) not in postgres]
     return [pid for root in roots for pid in process_tree(root)]
 
 

@@ -28,8 +28,7 @@ def connect_auth(protocol: dict[str, Any]) -> dict[str, Any]:
 
 def delta_vars(delta: Delta, state_name: str) -> dict[str, Any] | None:
     """One state's vars in a delta, with Reflex's var suffix removed (None: the state is not in it)."""
-    changes = delta.get(state_name)
-    if changes is None:
+    if (changes := delta.get(state_name)) is None:
         return None
     return {name.removesuffix(FIELD_MARKER): value for name, value in changes.items()}
 
@@ -60,6 +59,7 @@ def app_protocol() -> dict[str, Any]:
     from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 
     import signup_app.signup_app  # noqa: F401  (registers every state the compiled frontend knows)
+    from signup_app.web.account import AccountState
     from signup_app.web.pages.signup import SignupState
 
     async def snapshot() -> Delta:
@@ -70,6 +70,7 @@ def app_protocol() -> dict[str, Any]:
         "version": Reflex.VERSION,
         "root_state": root,
         "signup_state": SignupState.get_full_name(),
+        "account_state": AccountState.get_full_name(),
         "hydrate_event": f"{root}.hydrate_and_load",
         "cheap_event": f"{OnLoadInternalState.get_full_name()}.set_is_hydrated",
         "submit_event": f"{SignupState.get_full_name()}.submit",

@@ -148,8 +148,11 @@ def start_app_server(
     """
     port = port or free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port"]
+    command += ["--frontend-port", str(port)]
     env = {
-        **os.environ,
+        # The page's own origin needs no setting; further origins only when asked (extra_env).
+        **{name: value for name, value in os.environ.items() if name != "REFLEX_CORS_ALLOWED_ORIGINS"},
         "REFLEX_DB_URL": db_url,
         "REFLEX_WEB_WORKDIR": str(log_path.parent / ".web"),
         "REFLEX_STATES_WORKDIR": str(log_path.parent / ".states"),
@@ -159,16 +162,10 @@ def start_app_server(
         f"{os.pathsep}{os.environ.get('PATH', '')}",
     }
     if not production_defaults:
-        # Save state as each event finishes, so tests can inspect it without waiting.
+        # Save state as each event finishes, so tests can inspect it without waiting; log debug lines.
         env["REFLEX_STATE_MANAGER_DISK_DEBOUNCE_SECONDS"] = "0"
-    env.update(extra_env or {})
-    # The page's own origin needs no setting; further origins only when asked (extra_env).
-    if "REFLEX_CORS_ALLOWED_ORIGINS" not in (extra_env or {}):
-        env.pop("REFLEX_CORS_ALLOWED_ORIGINS", None)
-    command = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port"]
-    command += ["--frontend-port", str(port)]
-    if not production_defaults:
         command += ["--loglevel", "debug"]
+    env.update(extra_env or {})
     if backend_host is not None:
         command += ["--backend-host", backend_host]
     process = launch(command, log_path, cwd=ROOT, env=env)

@@ -31,7 +31,8 @@ class DatabaseUnavailableError(Exception):
 
 
 def sqlite_database(folder: Path) -> str:
-    """A migrated SQLite file in folder, as a database URL."""
+    """A migrated SQLite file in folder (made if need be), as a database URL."""
+    folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'accounts.db'}"
     migrate(url)
     return url
@@ -154,12 +155,9 @@ class RedisServer:
         if not self.running:
             raise RuntimeError(f"redis-server exited:\n{self.log_path.read_text(errors='replace')[-2000:]}")
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1)
-        try:
+        with client, contextlib.suppress(redis.RedisError):
             return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return False
 
     def stop(self) -> None:
         """SIGTERM, as a service manager stops it; waits until it has exited."""

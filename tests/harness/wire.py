@@ -82,9 +82,7 @@ def state_file(folder: Path, token: str, state_name: str = SIGNUP_STATE) -> Path
 
 def files_modified_since(folder: Path, since: float) -> list[Path]:
     """Files in folder whose modification time is at or after `since`."""
-    if not folder.is_dir():
-        return []
-    return [path for path in folder.iterdir() if path.is_file() and path.stat().st_mtime >= since]
+    return [path for path in folder.glob("*") if path.is_file() and path.stat().st_mtime >= since]
 
 
 # The ids of the form page's message elements, and the error key each one shows.
@@ -189,11 +187,8 @@ def own_origins(app_server: Served) -> list[str]:
 
 async def chunks(size: int, chunk: int = 1024) -> AsyncIterator[bytes]:
     """A streamed body of `size` bytes: httpx sends it chunked, without Content-Length."""
-    sent = 0
-    while sent < size:
-        part = min(chunk, size - sent)
-        sent += part
-        yield b" " * part
+    for sent in range(0, size, chunk):
+        yield b" " * min(chunk, size - sent)
 
 
 # Any port but the development frontend's (3000): tests send that origin as a foreign one.
