@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bench.scenarios import signup_fields
 from signup_app.web import routes
-from tests.harness.data import signup_fields
 from tests.harness.server import AppServer
 from tests.harness.wire import post_form
 

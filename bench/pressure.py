@@ -19,10 +19,10 @@ import aiohttp
 
 from bench import stats
 from bench.browser import Tab
-from bench.scenarios import client_session, on_own_server, post_json
+from bench.scenarios import client_session, on_own_server, post_json, signup_fields
 from bench.tabs import close_tabs, open_all, probing
 from signup_app.web import routes
-from tests.harness.data import signup_fields, unique_email
+from tests.harness.data import unique_email
 from tests.harness.procfs import machine_busy_seconds, own_cpu_seconds
 from tests.harness.protocol import app_protocol
 from tests.harness.server import AppServer as Server

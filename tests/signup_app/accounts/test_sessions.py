@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts import Accepted, Account, register, sessions
-from signup_app.accounts.models import SignInSession, token_hash
+from signup_app.accounts.models import SignInSession, SignInTicket, token_hash
 
 
 def stored(token: str) -> SignInSession:
@@ -99,3 +99,17 @@ def test_the_account_is_found_by_id(account_id: int) -> None:
     found = sessions.account(account_id)
     assert isinstance(found, Account) and found.email == "ada@example.com"
     assert sessions.account(account_id + 100) is None
+
+
+def test_ended_sessions_and_tickets_are_deleted_now_and_then(
+    account_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = stored(sessions.start(account_id, "old"))
+    ticket = sessions.issue_ticket(account_id, "tab")
+    later = datetime.now(UTC) + timedelta(days=32)
+    monkeypatch.setattr(sessions, "_now", lambda: later)
+    monkeypatch.setattr(sessions, "_PURGE_EVERY", 1)  # this start purges
+    sessions.start(account_id, "new")
+    with db.session() as session:
+        assert session.get(SignInSession, old.id) is None
+        assert session.get(SignInTicket, token_hash(ticket)) is None
