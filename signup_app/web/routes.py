@@ -4,7 +4,6 @@ from typing import Final
 
 HOME: Final = "/"
 SIGNUP_FORM: Final = "/signup"
-SIGNUP_WELCOME: Final = "/signup/welcome"
 SIGNUP_API: Final = "/api/signup"
 # Sign-in: the page (and its no-JS POST), the JSON route, the ticket exchange, sign-out.
 SIGNIN: Final = "/signin"

@@ -48,7 +48,7 @@ from signup_app.web.forms.html import inline_stylesheet
 HSTS = "max-age=63072000; includeSubDomains"
 REFERRER_POLICY = "same-origin"
 NO_STORE = "no-store"
-# Paths whose every response carries what a user submitted (the form route, the welcome, the JSON route).
+# Paths whose every response carries user data (the form and JSON routes, sign-in, sign-out, the account).
 USER_DATA_PATHS = (
     routes.SIGNUP_FORM,
     routes.SIGNUP_API,
