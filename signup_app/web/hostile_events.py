@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 # Why a socket was closed: fixed texts, the only thing about the event that is logged.
 NOT_AN_OBJECT = "the event is not a JSON object"
 NO_NAME = "the event has no handler name"
-NO_PAYLOAD = "the event's payload is missing or not an object"
+NO_PAYLOAD = "the event's payload is not an object"
 BAD_ROUTER_DATA = "the event's router data is malformed"
 UNKNOWN_HANDLER = "the event names an unknown handler"
 REFUSED_HANDLER = "the event names a handler that is not callable"
@@ -134,7 +134,9 @@ def hostile_reason(data: object) -> str | None:
     name = data.get("name")
     if not isinstance(name, str):
         return NO_NAME
-    payload = data.get("payload")
+    # The page leaves the payload out when it is empty (reflex's ReflexEvent): a reconnect's
+    # hydrate, a handler without arguments. Anything but an object is hostile.
+    payload = data.get("payload", {})
     if not isinstance(payload, dict):
         return NO_PAYLOAD
     if "router_data" in data and (fault := _router_data_fault(data["router_data"])):

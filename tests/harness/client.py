@@ -70,6 +70,7 @@ class WireClient:
     # More handshake headers, e.g. X-Forwarded-For as a proxy adds (a CIMultiDict repeats a header).
     headers: Mapping[str, str] = field(default_factory=dict)
     frames: list[str] = field(default_factory=list)  # raw socket.io packets received, CONNECT ack too
+    reconnect: bool = False  # connect as the page reconnects (its hydrate without a payload)
     received: list[tuple[str, Any]] = field(default_factory=list)  # decoded (event name, data) pairs
 
     def __post_init__(self) -> None:
@@ -87,7 +88,7 @@ class WireClient:
         await self._sio.connect(
             f"{self.base_url}?token={self.token}",
             headers=self._handshake_headers(),
-            auth=connect_auth(await _protocol()),
+            auth=connect_auth(await _protocol(), first=not self.reconnect),
             transports=["websocket"],
             namespaces=[NAMESPACE],
             socketio_path=SOCKETIO_PATH,

@@ -20,9 +20,15 @@ def event(name: str, payload: object) -> dict[str, Any]:
     return {"name": name, "payload": payload, "router_data": dict(ROUTER_DATA)}
 
 
-def connect_auth(protocol: dict[str, Any]) -> dict[str, Any]:
-    """The browser's CONNECT data: its boot event (hydrate, with the initial state's hashes) and schema."""
+def connect_auth(protocol: dict[str, Any], *, first: bool = True) -> dict[str, Any]:
+    """The browser's CONNECT data: its boot event (hydrate) and schema.
+
+    The first connect's hydrate carries the initial state's hashes; a reconnect's has an empty
+    payload, which the page leaves out.
+    """
     boot = event(protocol["hydrate_event"], {"hashes": protocol["hashes"]})
+    if not first:
+        del boot["payload"]
     return {"event": boot, "state_schema": protocol["state_schema"]}
 
 

@@ -66,11 +66,17 @@ async def test_the_cookie_shows_the_account_and_a_stolen_tab_token_shows_nothing
 ) -> None:
     started = time.time()
     email, token = await new_session(http)
-    async with WireClient(app_server.url, headers={"Cookie": f"{COOKIE}={token}"}) as owner:
+    cookie = {"Cookie": f"{COOKIE}={token}"}
+    async with WireClient(app_server.url, headers=cookie) as owner:
         await load(owner)
         view = account_view(owner)
         assert (view["signed_in"], view["email"], view["name"]) == (True, email, "Sam Socket")
         stolen = owner.token
+
+    # The page reconnecting (its hydrate has no payload), with the cookie: still signed in.
+    async with WireClient(app_server.url, token=stolen, reconnect=True, headers=cookie) as again:
+        await load(again)
+        assert account_view(again)["email"] == email
 
     # Another connection presenting the tab token without the cookie: the saved view is wiped first.
     async with WireClient(app_server.url, token=stolen) as thief:

@@ -35,6 +35,9 @@ PAGE_EVENTS = [
     event(SUBMIT, {"form_data": "name=x", "extra": 1, "self": 2}),
     # Events without router data are Reflex's to fill in.
     {"name": ISSUE_KEY, "payload": {}},
+    # An empty payload is left out: a reconnect's hydrate, a handler without arguments.
+    {"name": f"{ROOT}.hydrate_and_load", "router_data": {"pathname": "/account", "asPath": "/account"}},
+    {"name": ISSUE_KEY},
 ]
 
 
@@ -55,7 +58,8 @@ HOSTILE = [
     ("null", None, he.NOT_AN_OBJECT),
     ("no-name", {"payload": {}}, he.NO_NAME),
     ("name-not-string", {"name": ["x"], "payload": {}}, he.NO_NAME),
-    ("no-payload", {"name": ISSUE_KEY}, he.NO_PAYLOAD),
+    ("payload-null", {"name": ISSUE_KEY, "payload": None}, he.NO_PAYLOAD),
+    ("no-payload-for-arguments", {"name": f"{ROOT}.set_is_hydrated"}, he.BAD_ARGUMENT_NAMES),
     ("payload-list", event(SUBMIT, ["secret"]), he.NO_PAYLOAD),
     ("payload-string", event(SUBMIT, "secret"), he.NO_PAYLOAD),
     ("router-data-list", event(ISSUE_KEY, router_data=["/"]), he.BAD_ROUTER_DATA),
