@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import sqlalchemy
 from sqlalchemy import event
@@ -21,6 +22,9 @@ _WAIT_S = 3
 def engine_for(url: str) -> Engine:
     """One pooled engine per database URL, made on first use."""
     if url.startswith("sqlite"):
+        database = sqlalchemy.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)  # the default's .data/
         engine = sqlalchemy.create_engine(
             url,
             connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},

@@ -20,8 +20,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# The embedded development database; production sets REFLEX_DB_URL.
-DEFAULT_DATABASE_URL = "sqlite:///signup.db"
+# The embedded development database; production sets REFLEX_DB_URL. In a hidden folder: `reflex
+# run` restarts the backend whenever a file at the project's top level changes, which a database
+# file does at every write.
+DEFAULT_DATABASE_URL = "sqlite:///.data/signup.db"
 # Where scripts/serve binds: the app speaks plain HTTP and belongs behind a TLS proxy.
 DEFAULT_BIND_ADDRESS = "127.0.0.1"
 REDIS_SCHEMES = ("redis", "rediss", "unix")

@@ -11,7 +11,7 @@ from signup_app.settings import Settings, SettingsError, from_environ
 
 # Each variable: its Settings field, its default, a value to set and what it reads as.
 TABLE = {
-    "REFLEX_DB_URL": ("database_url", "sqlite:///signup.db", "postgresql+psycopg://app@db/signup", None),
+    "REFLEX_DB_URL": ("database_url", "sqlite:///.data/signup.db", "postgresql+psycopg://app@db/signup", None),
     "REFLEX_REDIS_URL": ("redis_url", None, "rediss://:pw@cache:6380/0", None),
     "SIGNUP_RATE_LIMIT_PER_ADDRESS": ("rate_limit_per_address", "30/hour", "10/hour", None),
     "SIGNUP_RATE_LIMIT_PER_EMAIL": ("rate_limit_per_email", "5/minute", "2 per minute", None),
