@@ -70,7 +70,7 @@ HOSTILE = [
         "event-json-string", lambda c, s: c.emit_socket("event", json.dumps(_event(SUBMIT_EVENT, {"p": s})))
     ),
     Hostile("event-not-object", lambda c, s: c.emit_socket("event", [SUBMIT_EVENT, {"password": s}])),
-    Hostile("event-no-payload", lambda c, s: c.emit_socket("event", {"name": SUBMIT_EVENT, "password": s})),
+    Hostile("event-payload-null", lambda c, s: c.emit_socket("event", {"name": SUBMIT_EVENT, "payload": None, "p": s})),
     Hostile("payload-not-object", lambda c, s: c.emit(SUBMIT_EVENT, [s, {"password": s}])),
     Hostile("unexpected-argument", lambda c, s: c.emit(f"{SIGNUP_STATE}.issue_signup_key", {"password": s})),
     Hostile(
