@@ -1,6 +1,7 @@
 """The Reflex app: the signup, sign-in and account pages, their websocket handlers, and the HTTP routes."""
 
 import functools
+import threading
 
 import reflex as rx
 from reflex.utils.exec import is_prod_mode
@@ -8,6 +9,7 @@ from starlette.applications import Starlette
 
 import signup_app.accounts.models  # noqa: F401  # pyright: ignore[reportUnusedImport]  (registers the Account table)
 from signup_app import settings
+from signup_app.accounts import passwords
 from signup_app.web import hostile_events, log_redaction, origins, revocation, routes
 from signup_app.web.account import AccountState, HydrateGuard, sign_out_revoked
 from signup_app.web.connection_cap import ConnectionCap
@@ -20,13 +22,15 @@ from signup_app.web.pages.account import account_page
 from signup_app.web.pages.signin import signin_page
 from signup_app.web.pages.signup import signup_page
 from signup_app.web.security_headers import SecurityHeaders
-from signup_app.web.transports import form_post, json_api, session_routes, websocket
+from signup_app.web.transports import form_post, json_api, session_routes
 from signup_app.web.transports.websocket import on_load_handlers
 
 # Every declared form: each gets its HTTP routes here, its State and page in signup_app.web.pages.
 FORMS = (SIGNUP, SIGNIN)
 
 log_redaction.install()
+# Off the import's path: the dummy hash an unknown email is checked against (accounts.signin).
+threading.Thread(target=passwords.prepare_dummy_hash, name="dummy-hash", daemon=True).start()
 
 # Read once, here: a bad setting stops the app at start, naming its variable.
 config = settings.load()
@@ -63,7 +67,6 @@ app.add_middleware(AllowlistMiddleware())
 app.add_middleware(HydrateGuard())
 hostile_events.install(app)
 revocation.install(app, AccountState, sign_out_revoked)
-websocket.install(app)
 app.add_page(
     signup_page,
     route=routes.HOME,

@@ -17,7 +17,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from signup_app.accounts.passwords import HashingBusyError, reserve_hash_place
-from signup_app.accounts.results import ActionResult, Unavailable
+from signup_app.accounts.rate_limits import AttemptLimiter, too_many_attempts
+from signup_app.accounts.results import ActionResult, Throttled, Unavailable
+from signup_app.accounts.validation import FORM
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,3 +98,19 @@ async def run_hashing(what: str, work: Callable[[], ActionResult[T]]) -> ActionR
     finally:
         if not started:  # cancelled before a thread took it
             place.release()
+
+
+async def admit_address(
+    limiter: AttemptLimiter, client_address: str, what: str
+) -> Throttled | Unavailable | None:
+    """Refuse an address over its limit before its submission is read (Throttled), or admit it (None).
+
+    Counts nothing: the action counts the attempt.
+    """
+    try:
+        wait = await anyio.to_thread.run_sync(limiter.address_wait, client_address)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        return unavailable(what, exc)
+    return None if wait is None else Throttled({FORM: too_many_attempts(wait)}, retry_after=wait)

@@ -212,6 +212,11 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(32))
 
 
+def prepare_dummy_hash() -> None:
+    """Make the dummy hash now (at start), so the first unknown email costs what later ones do."""
+    _dummy_hash()
+
+
 def verify_nothing(password: str) -> bool:
     """Pay for one verification against a hash no password matches; always False.
 

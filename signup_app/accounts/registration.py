@@ -11,13 +11,12 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts.models import Account, signup_key_hash
-from signup_app.accounts.outages import BUSY, SERVER_ERROR, UNAVAILABLE, is_outage, run_hashing, unavailable
+from signup_app.accounts.outages import BUSY, SERVER_ERROR, UNAVAILABLE, admit_address, run_hashing
 from signup_app.accounts.passwords import hash_password, verify_password
 from signup_app.accounts.rate_limits import signup_limiter, too_many_attempts
 from signup_app.accounts.results import Accepted, ActionResult, Rejected, Throttled, Unavailable
@@ -59,13 +58,7 @@ async def admit(client_address: str) -> Throttled | Unavailable | None:
 
     Only looks at the count: ``register`` counts the attempt.
     """
-    try:
-        wait = await anyio.to_thread.run_sync(signup_limiter().address_wait, client_address)
-    except Exception as exc:
-        if not is_outage(exc):
-            raise
-        return unavailable("signup", exc)
-    return None if wait is None else Throttled({FORM: too_many_attempts(wait)}, retry_after=wait)
+    return await admit_address(signup_limiter(), client_address, "signup")
 
 
 def _register(attrs: Mapping[str, object], client_address: str | None) -> SignupResult:

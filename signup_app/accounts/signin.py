@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from signup_app import db
 from signup_app.accounts.models import Account
-from signup_app.accounts.outages import run_hashing
+from signup_app.accounts.outages import admit_address, run_hashing
 from signup_app.accounts.passwords import (
     hash_password,
     needs_rehash,
@@ -24,7 +24,7 @@ from signup_app.accounts.passwords import (
     verify_password,
 )
 from signup_app.accounts.rate_limits import signin_limiter, too_many_attempts
-from signup_app.accounts.results import Accepted, ActionResult, Rejected, Throttled
+from signup_app.accounts.results import Accepted, ActionResult, Rejected, Throttled, Unavailable
 from signup_app.accounts.validation import (
     FORM,
     UNREADABLE_FORM,
@@ -50,6 +50,11 @@ async def sign_in(fields: Mapping[str, object], /, *, client_address: str | None
     Starting the sign-in session is the transport's part: only it can set the cookie.
     """
     return await run_hashing("sign-in", lambda: _sign_in(fields, client_address))
+
+
+async def admit_signin(client_address: str) -> Throttled | Unavailable | None:
+    """Whether an address over its sign-in limit is refused before its submission is even read."""
+    return await admit_address(signin_limiter(), client_address, "sign-in")
 
 
 def check_signin_field(field: str, value: object) -> str | None:

@@ -19,6 +19,7 @@ from reflex.state import BaseState, State, StateUpdate
 from signup_app.accounts import sessions
 from signup_app.web import revocation, signing_in
 from signup_app.web.pages.account_html import date_time, long_date
+from signup_app.web.transports.websocket import sign_in_form_states
 
 if TYPE_CHECKING:
     from reflex.app import App
@@ -141,12 +142,21 @@ _HYDRATE = frozenset({f"{State.get_full_name()}.hydrate", f"{State.get_full_name
 
 
 class HydrateGuard(rx.Middleware):
-    """Before a tab's state is sent to a new connection, wipe an account view the connection may not see."""
+    """Before a tab's state is sent to a new connection, wipe what the connection may not see.
+
+    That is an account view its cookie does not match, and any sign-in ticket (with the welcome).
+    """
 
     async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:  # noqa: ARG002  (Reflex's signature)
         """Let the event through, after wiping a saved account view the connection's cookie does not match."""
         if event.name not in _HYDRATE:
             return None
+        # A new connection never receives an earlier one's sign-in ticket or welcome: with the tab
+        # token alone, a ticket would be redeemable (it is bound to that token).
+        for form_state in sign_in_form_states():
+            form = await state.get_state(form_state)
+            if form.signin_ticket or form.welcome_name:
+                form._forget_sign_in()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
         account = await state.get_state(AccountState)
         # A new view of the page: an earlier view's "go and sign in" must not send this one away.
         account.must_sign_in = False

@@ -9,14 +9,16 @@ its tab a ticket instead, which the tab exchanges by a POST (see transports.sess
 from __future__ import annotations
 
 import re
-from http.cookies import CookieError, SimpleCookie
+from collections.abc import Mapping
 
 import anyio.to_thread
+from starlette.requests import cookie_parser
 from starlette.responses import Response
 
 from signup_app import settings
 from signup_app.accounts import Accepted, Unavailable, sessions
 from signup_app.accounts.outages import unavailable
+from signup_app.web import revocation
 from signup_app.web.security_headers import host_cookie_name, is_production
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -46,18 +48,15 @@ def cookie_name() -> str:
 
 
 def token_from_cookies(cookie_header: str | None) -> str | None:
-    """The session token in a Cookie header, or None (absent, or not shaped like a token)."""
+    """The session token in a Cookie header, or None (absent, or not shaped like a token).
+
+    Parsed as browsers send cookies (Starlette's parser): another cookie on the host with an odd
+    value or name (JSON, spaces) must not hide this one, as it would from http.cookies.
+    """
     if not cookie_header:
         return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except CookieError:
-        return None
-    morsel = jar.get(cookie_name())
-    if morsel is None or not _TOKEN.fullmatch(morsel.value):
-        return None
-    return morsel.value
+    token = cookie_parser(cookie_header).get(cookie_name())
+    return token if token is not None and _TOKEN.fullmatch(token) else None
 
 
 def set_cookie(response: Response, token: str, config: settings.Settings | None = None) -> None:
@@ -97,14 +96,21 @@ async def start_session(account: int, user_agent: str | None) -> str:
     return await anyio.to_thread.run_sync(sessions.start, account, device_summary(user_agent))
 
 
-async def signed_in(result: Accepted[object], user_agent: str | None, response: Response) -> Response:
+async def end_earlier_session(cookie_header: str | None) -> None:
+    """Revoke the session the request's cookie still carries (a new sign-in replaces it)."""
+    if (earlier := token_from_cookies(cookie_header)) is not None:
+        await revocation.announce(await anyio.to_thread.run_sync(sessions.revoke_token, earlier))
+
+
+async def signed_in(result: Accepted[object], headers: Mapping[str, str], response: Response) -> Response:
     """The response, carrying the cookie of a new session for the accepted sign-in.
 
-    A database that fails here turns it into the unavailable answer the transport renders
-    (raised as SessionUnavailableError).
+    ``headers`` are the request's. The session its cookie carried, if any, ends. A database that fails here turns
+    it into the unavailable answer the transport renders (raised as SessionUnavailableError).
     """
     try:
-        token = await start_session(account_id(result), user_agent)
+        token = await start_session(account_id(result), headers.get("user-agent"))
+        await end_earlier_session(headers.get("cookie"))
     except Exception as exc:
         raise SessionUnavailableError(unavailable("sign-in", exc)) from exc
     set_cookie(response, token)

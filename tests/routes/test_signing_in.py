@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
+from urllib.parse import urlencode
 
 import anyio.to_thread
 import httpx
@@ -81,16 +82,21 @@ async def test_every_failed_sign_in_says_the_same_on_both_routes(
     assert attempt["password"] not in as_form.text
 
 
-async def test_form_sign_in_goes_to_the_account_page(
+async def test_form_sign_in_goes_to_the_account_page_and_ends_the_earlier_session(
     http: httpx.AsyncClient, app_server: InProcessApp, signed_up: tuple[str, httpx.Response]
 ) -> None:
-    answer = await post_form(
-        http, app_server, {"email": signed_up[0], "password": PASSWORD}, path=routes.SIGNIN
+    earlier = cookie_header(signed_up[1])
+    fields = {"email": signed_up[0], "password": PASSWORD}
+    answer = await http.post(
+        routes.SIGNIN, content=urlencode(fields), headers=browser_headers(app_server) | earlier
     )
     assert (answer.status_code, answer.headers["location"]) == (303, routes.ACCOUNT)
-    page = await http.get(routes.ACCOUNT, headers=cookie_header(answer))
+    # Other cookies on the host, however odd their values, do not hide the session's.
+    neighbours = 'consent={"ads":false}; theme=dark mode; '
+    page = await http.get(routes.ACCOUNT, headers={"Cookie": neighbours + cookie_header(answer)["Cookie"]})
     assert page.status_code == 200 and signed_up[0] in page.text
     assert page.headers["cache-control"] == "no-store"
+    assert (await http.get(routes.ACCOUNT, headers=earlier)).status_code == 303  # replaced, so ended
 
 
 @pytest.mark.parametrize("cookie", [None, f"{COOKIE}={'x' * 43}", f"{COOKIE}=short"])

@@ -158,8 +158,13 @@ async def test_the_sign_in_password_is_in_no_frame_log_or_state_file(
     async with WireClient(app_server.url) as tab:
         assert (await submit(tab, password + "x"))["errors"] == {"form": INCORRECT}
         accepted = await submit(tab, password)
-        assert len(str(accepted["signin_ticket"])) == 43
+        ticket = str(accepted["signin_ticket"])
+        assert len(ticket) == 43
         await tab.barrier()
+    # Whoever connects with the tab's token next gets neither its ticket nor its welcome.
+    async with WireClient(app_server.url, token=tab.token) as thief:
+        assert ticket not in " ".join(thief.frames)
+        assert '"welcome_name_rx_state_":"Sam"' not in " ".join(thief.frames)
     assert (
         await http.post(routes.SIGNIN_API, json={"email": email, "password": password + "x"})
     ).status_code == 422

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from signup_app.accounts import sign_in
-from signup_app.accounts.signin import check_signin_field
+from signup_app.accounts.signin import admit_signin, check_signin_field
 from signup_app.accounts.validation import email_validator, password_length_validator
 from signup_app.web import routes
 from signup_app.web.forms.declaration import Field, Form, Link, signed_in
@@ -33,6 +33,7 @@ SIGNIN = Form(
     submit_label="Sign in",
     pending_label="Signing in…",
     action=sign_in,
+    admit=admit_signin,
     check_field=check_signin_field,
     success=signed_in("Welcome back, ", "Signing you in…", routes.ACCOUNT),
     # The page and the no-JS POST share /signin: a GET there is the page's.

@@ -48,16 +48,19 @@ def _cookie(form: Form) -> str:
 
 
 async def render(
-    form: Form, result: ActionResult[object], kept: Mapping[str, str], user_agent: str | None = None
+    form: Form,
+    result: ActionResult[object],
+    kept: Mapping[str, str],
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The action's result as a response: 303 to the confirmation, or the form with its errors.
 
-    A form that signs in sets the sign-in cookie on that 303.
+    A form that signs in sets the sign-in cookie on that 303 (``headers``: the request's).
     """
     if isinstance(result, Accepted) and form.signs_in:
         try:
             return await signing_in.signed_in(
-                result, user_agent, RedirectResponse(form.success.path, status_code=303)
+                result, headers or {}, RedirectResponse(form.success.path, status_code=303)
             )
         except signing_in.SessionUnavailableError as exc:
             result = exc.result
@@ -110,7 +113,7 @@ def routes(form: Form) -> list[Route]:
             if not f.secret and f.name in fields and len(fields[f.name]) <= _REFILL_CHARS
         }
         result = await form.action(fields, client_address=http.request_address(request))
-        return await render(form, result, kept, request.headers.get("user-agent"))
+        return await render(form, result, kept, request.headers)
 
     async def welcome(request: Request) -> HTMLResponse:
         name = request.cookies.get(_cookie(form))

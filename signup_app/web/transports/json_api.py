@@ -6,7 +6,7 @@ A thin door onto the form's action: the same validation, the same messages.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -34,15 +34,17 @@ def _errors(status: int, errors: dict[str, str], retry_after: int | None = None)
     return JSONResponse({"errors": errors}, status_code=status, headers=headers)
 
 
-async def render(form: Form, result: ActionResult[object], user_agent: str | None = None) -> JSONResponse:
+async def render(
+    form: Form, result: ActionResult[object], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """The action's result as a response: 201 with what was made, or the errors.
 
-    A form that signs in sets the sign-in cookie on its 201.
+    A form that signs in sets the sign-in cookie on its 201 (``headers``: the request's).
     """
     if isinstance(result, Accepted) and form.signs_in:
         try:
             return await signing_in.signed_in(  # type: ignore[return-value]
-                result, user_agent, JSONResponse(dict(result.public), status_code=201)
+                result, headers or {}, JSONResponse(dict(result.public), status_code=201)
             )
         except signing_in.SessionUnavailableError as exc:
             result = exc.result
@@ -82,7 +84,7 @@ def routes(form: Form) -> list[Route]:
         except RecursionError:  # arrays or objects nested past the interpreter's recursion limit
             return _errors(400, {FORM: TOO_DEEP})
         result = await form.action(attrs, client_address=http.request_address(request))
-        return await render(form, result, request.headers.get("user-agent"))
+        return await render(form, result, request.headers)
 
     submit.__doc__ = f"Run the {form.name} form's action on a JSON body."
     return [Route(form.api_path, submit, methods=http.ALL_METHODS)]

@@ -22,7 +22,7 @@ from signup_app.web.forms import html
 from signup_app.web.forms.declaration import Form
 from signup_app.web.pages.account_html import account_body, account_page, date_time, long_date
 from signup_app.web.security_headers import default_build_dir
-from signup_app.web.transports import http, websocket
+from signup_app.web.transports import http
 from signup_app.web.urls import page_url
 
 MAX_BODY_BYTES = 4 * 1024
@@ -75,7 +75,7 @@ def ticket_route(signin: Form) -> Route:
             if account is None:
                 return signin_page(400, EXPIRED)
             token = await signing_in.start_session(account, request.headers.get("user-agent"))
-            await websocket.reset_signed_in_tab(tab)
+            await signing_in.end_earlier_session(request.headers.get("cookie"))
         except Exception as exc:  # noqa: BLE001  (an outage or a bug: the page says so)
             result = unavailable("sign-in", exc)
             return signin_page(503 if result.retry_after is not None else 500, result.message)

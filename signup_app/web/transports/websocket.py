@@ -8,7 +8,7 @@ and synced.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 import reflex as rx
@@ -21,9 +21,6 @@ from signup_app.web.client_address import client_address
 from signup_app.web.forms.declaration import Form, new_hidden_value
 from signup_app.web.forms.live import live_mixin
 from signup_app.web.forms.schema import payload_type
-
-if TYPE_CHECKING:
-    from reflex.app import App
 
 # Each form's State class, by form name, and each class's form.
 _STATES: dict[str, type[FormState]] = {}
@@ -85,10 +82,10 @@ class FormState(rx.State, mixin=True):
             return unavailable("sign-in", exc)
         return result
 
-    def _reset_after_sign_in(self) -> None:
-        """Show the form afresh (its ticket was exchanged: the tab is signed in and moved on).
+    def _forget_sign_in(self) -> None:
+        """Drop the ticket and the welcome: a new connection never receives an earlier one's.
 
-        Private, so not an event handler: only reset_signed_in_tab calls it.
+        Called by account.HydrateGuard on every hydration; private, so no client can call it.
         """
         self.welcome_name = ""
         self.signin_ticket = ""
@@ -150,29 +147,10 @@ def on_load_handlers(form: Form) -> list[Any]:
     return [getattr(state, f"issue_{spec.name}") for spec in form.hidden_fields]
 
 
-_app: list[App] = []
-
-
-def install(app: App) -> None:
-    """Give reset_signed_in_tab the app whose tab states it resets."""
-    _app[:] = [app]
-
-
-async def reset_signed_in_tab(tab: str) -> None:
-    """Show a tab's sign-in forms afresh once its ticket is exchanged (called by the exchange route).
-
-    Otherwise a return to the form's page would show the welcome, and post the used ticket again.
-    """
-    if not _app:
-        return
+def sign_in_form_states() -> tuple[type[FormState], ...]:
+    """The registered States of the forms that sign in (their tickets: see account.HydrateGuard)."""
     registered = form_states()
-    for state, form in _FORMS.items():
-        if form.signs_in and state in registered:
-            # The state manager's own lock, not App.modify_state: the tab has navigated away, so
-            # there is no socket to send the change to.
-            async with _app[0].state_manager.modify_state(rx.BaseStateToken(ident=tab, cls=state)) as root:
-                substate: Any = await root.get_state(state)
-                substate._reset_after_sign_in()  # noqa: SLF001  (the one caller, outside any event)
+    return tuple(state for state, form in _FORMS.items() if form.signs_in and state in registered)
 
 
 def form_states() -> tuple[type[FormState], ...]:
