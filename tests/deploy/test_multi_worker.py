@@ -7,13 +7,24 @@ import random
 import uuid
 from unittest.mock import ANY
 
+import httpx
 import pytest
 import redis
 
 from signup_app.accounts.registration import EMAIL_TAKEN
-from tests.harness.client import form
+from signup_app.web import routes
+from signup_app.web.account import AccountState
+from tests.harness.client import form, state_vars
 from tests.harness.data import strong_password, unique_email
-from tests.harness.deploy import ARGON2ID, ClientFactory, Deployment, all_answered, assert_log_hygiene, folded
+from tests.harness.deploy import (
+    ARGON2ID,
+    ClientFactory,
+    DeployClient,
+    Deployment,
+    all_answered,
+    assert_log_hygiene,
+    folded,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -103,3 +114,30 @@ async def test_one_email_from_twenty_tabs_on_two_workers_makes_one_account(
     assert not [r for r in records if r.get("level") in {"error", "critical"} or "exception" in r], records
     assert "Traceback" not in deployment.text(mark)
     assert_log_hygiene(deployment)
+
+
+async def test_a_sign_out_reaches_the_sessions_tabs_on_both_workers_within_a_second(
+    deployment: Deployment,
+) -> None:
+    """Revocation is pushed through Redis to every tab of the session, whichever worker holds it."""
+    account_state = AccountState.get_full_name()
+
+    def signed_in(tab: DeployClient) -> object:
+        return folded(state_vars(m, account_state) or {} for m in tab.messages).get("signed_in")
+
+    async with httpx.AsyncClient(base_url=deployment.url) as http:
+        fields = {"name": "Tab Owner", "email": unique_email("revoke"), "password": strong_password()}
+        created = await http.post(routes.SIGNUP_API, json=fields)
+        cookie = {"Cookie": created.headers["set-cookie"].split(";", 1)[0]}
+        tabs = [DeployClient(deployment.url, headers=cookie) for _ in range(16)]
+        try:
+            await asyncio.gather(*(tab.connect() for tab in tabs))
+            assert all(count > 0 for count in deployment.connections_per_worker().values())
+            await asyncio.gather(*(tab.emit(f"{account_state}.load", {}) for tab in tabs))
+            await asyncio.gather(*(tab.wait(lambda tab=tab: signed_in(tab) is True) for tab in tabs))
+            assert (await http.post(routes.SIGNOUT, headers=cookie)).status_code == 303
+            await asyncio.gather(
+                *(tab.wait(lambda tab=tab: signed_in(tab) is False, within=1.0) for tab in tabs)
+            )
+        finally:
+            await asyncio.gather(*(tab.close() for tab in tabs), return_exceptions=True)
