@@ -152,17 +152,17 @@ class HydrateGuard(rx.Middleware):
         if event.name not in _HYDRATE:
             return None
         # A new connection never receives an earlier one's sign-in ticket or welcome: with the tab
-        # token alone, a ticket would be redeemable (it is bound to that token).
+        # token alone, a ticket would be redeemable (it is bound to that token). The connection
+        # it was handed to keeps it (a hydration there is no new reader).
+        sid = state.router.session.session_id
         for form_state in sign_in_form_states():
             form = await state.get_state(form_state)
-            if form.signin_ticket or form.welcome_name:
-                form._forget_sign_in()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
+            form._forget_sign_in(sid)  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
         account = await state.get_state(AccountState)
         # A new view of the page: an earlier view's "go and sign in" must not send this one away.
         account.must_sign_in = False
         if account._session_id == 0:  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
             return None
-        sid = state.router.session.session_id
         viewer = await signing_in.connection_viewer(sid) if signing_in.connection_signed_in(sid) else None
         if viewer is None or viewer.session_id != account._session_id:  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
             account._sign_out_view()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]

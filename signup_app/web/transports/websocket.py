@@ -39,6 +39,8 @@ class FormState(rx.State, mixin=True):
     # A form that signs in (Form.signs_in): the single-use ticket this tab posts to
     # routes.SIGNIN_TICKET for its cookie (see signup_app.web.signing_in). Never a session token.
     signin_ticket: str = ""
+    # The socket the ticket was handed to: no other connection is given it (account.HydrateGuard).
+    _ticket_sid: str = ""
 
     def _client_address(self) -> str:
         # Reflex sets "asgi-scope-client" to the socket's peer, overriding any client header of that name,
@@ -78,18 +80,20 @@ class FormState(rx.State, mixin=True):
             self.signin_ticket = await anyio.to_thread.run_sync(
                 sessions.issue_ticket, signing_in.account_id(result), tab
             )
+            self._ticket_sid = self.router.session.session_id
         except Exception as exc:  # noqa: BLE001  (rendered as the action's own failures are)
             return unavailable("sign-in", exc)
         return result
 
-    def _forget_sign_in(self) -> None:
-        """Drop the ticket and the welcome: a new connection never receives an earlier one's.
+    def _forget_sign_in(self, connection: str) -> None:
+        """Drop the ticket and the welcome unless ``connection`` is the socket they were handed to.
 
         Called by account.HydrateGuard on every hydration; private, so no client can call it.
         """
-        self.welcome_name = ""
-        self.signin_ticket = ""
-        self.errors = {}
+        if connection != self._ticket_sid and (self.signin_ticket or self.welcome_name):
+            self.welcome_name = ""
+            self.signin_ticket = ""
+            self._ticket_sid = ""
 
 
 def _submitter(payload: type) -> Callable[..., AsyncIterator[None]]:
