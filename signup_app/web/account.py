@@ -163,7 +163,7 @@ class HydrateGuard(rx.Middleware):
         account.must_sign_in = False
         if account._session_id == 0:  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
             return None
-        viewer = await signing_in.connection_viewer(sid) if signing_in.connection_signed_in(sid) else None
+        viewer = await signing_in.connection_viewer(sid)
         if viewer is None or viewer.session_id != account._session_id:  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
             account._sign_out_view()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
         return None

@@ -91,30 +91,28 @@ def account_id(result: Accepted[object]) -> int:
     return int(result.public["id"])  # type: ignore[arg-type]
 
 
-async def start_session(account: int, user_agent: str | None) -> str:
-    """A new session for the account (every sign-in gets its own token); returns the token."""
-    return await anyio.to_thread.run_sync(sessions.start, account, device_summary(user_agent))
+async def start_session(account: int, headers: Mapping[str, str], response: Response) -> Response:
+    """The response, with the cookie of a new session for the account (``headers``: the request's).
 
-
-async def end_earlier_session(cookie_header: str | None) -> None:
-    """Revoke the session the request's cookie still carries (a new sign-in replaces it)."""
-    if (earlier := token_from_cookies(cookie_header)) is not None:
+    Every sign-in gets its own token; the session the request's cookie carried, if any, ends.
+    """
+    token = await anyio.to_thread.run_sync(sessions.start, account, device_summary(headers.get("user-agent")))
+    if (earlier := token_from_cookies(headers.get("cookie"))) is not None:
         await revocation.announce(await anyio.to_thread.run_sync(sessions.revoke_token, earlier))
+    set_cookie(response, token)
+    return response
 
 
 async def signed_in(result: Accepted[object], headers: Mapping[str, str], response: Response) -> Response:
-    """The response, carrying the cookie of a new session for the accepted sign-in.
+    """start_session for an accepted sign-in form's result.
 
-    ``headers`` are the request's. The session its cookie carried, if any, ends. A database that fails here turns
-    it into the unavailable answer the transport renders (raised as SessionUnavailableError).
+    A database that fails here turns it into the unavailable answer the transport renders
+    (raised as SessionUnavailableError).
     """
     try:
-        token = await start_session(account_id(result), headers.get("user-agent"))
-        await end_earlier_session(headers.get("cookie"))
+        return await start_session(account_id(result), headers, response)
     except Exception as exc:
         raise SessionUnavailableError(unavailable("sign-in", exc)) from exc
-    set_cookie(response, token)
-    return response
 
 
 class SessionUnavailableError(Exception):
@@ -125,12 +123,9 @@ class SessionUnavailableError(Exception):
         self.result = result
 
 
-async def viewer(cookie_header: str | None) -> sessions.Viewer | None:
-    """Who the Cookie header's token signs in, or None."""
-    token = token_from_cookies(cookie_header)
-    if token is None:
-        return None
-    return await anyio.to_thread.run_sync(sessions.resolve, token)
+async def resolve(token: str | None) -> sessions.Viewer | None:
+    """Who a cookie's token signs in now (checked against the database), or None."""
+    return None if token is None else await anyio.to_thread.run_sync(sessions.resolve, token)
 
 
 # Each open socket's sign-in token (from its handshake's Cookie), by Socket.IO session id.
@@ -149,14 +144,6 @@ def forget_connection(sid: str) -> None:
     _connection_tokens.pop(sid, None)
 
 
-def connection_signed_in(sid: str) -> bool:
-    """Whether the socket's handshake carried a sign-in cookie at all (no check of it)."""
-    return sid in _connection_tokens
-
-
 async def connection_viewer(sid: str) -> sessions.Viewer | None:
     """Who the socket's handshake cookie signs in now (checked against the database), or None."""
-    token = _connection_tokens.get(sid)
-    if token is None:
-        return None
-    return await anyio.to_thread.run_sync(sessions.resolve, token)
+    return await resolve(_connection_tokens.get(sid))

@@ -74,14 +74,10 @@ def ticket_route(signin: Form) -> Route:
             )
             if account is None:
                 return signin_page(400, EXPIRED)
-            token = await signing_in.start_session(account, request.headers.get("user-agent"))
-            await signing_in.end_earlier_session(request.headers.get("cookie"))
+            return await signing_in.start_session(account, request.headers, _see_other(routes.ACCOUNT))
         except Exception as exc:  # noqa: BLE001  (an outage or a bug: the page says so)
             result = unavailable("sign-in", exc)
             return signin_page(503 if result.retry_after is not None else 500, result.message)
-        response = _see_other(routes.ACCOUNT)
-        signing_in.set_cookie(response, token)
-        return response
 
     return Route(routes.SIGNIN_TICKET, exchange, methods=http.ALL_METHODS)
 
@@ -92,8 +88,7 @@ async def signout(request: Request) -> Response:
         return refused
     fields = await _fields(request) or {}
     token = signing_in.token_from_cookies(request.headers.get("cookie"))
-    viewer = await anyio.to_thread.run_sync(sessions.resolve, token) if token else None
-    response: Response
+    viewer = await signing_in.resolve(token)
     if viewer is None:
         response = _see_other(routes.SIGNIN)
         signing_in.clear_cookie(response)
@@ -101,18 +96,18 @@ async def signout(request: Request) -> Response:
     other = fields.get("session", "")
     if fields.get("others") == "1":
         revoked = await anyio.to_thread.run_sync(sessions.revoke_others, viewer.account_id, viewer.session_id)
-    elif other.isdigit() and int(other) != viewer.session_id:
-        revoked = await anyio.to_thread.run_sync(
-            functools.partial(sessions.revoke, int(other), account_id=viewer.account_id)
-        )
     else:
-        revoked = await anyio.to_thread.run_sync(sessions.revoke_token, token or "")
-        await revocation.announce(revoked)
-        response = _see_other(routes.SIGNIN)
-        signing_in.clear_cookie(response)
-        return response
+        # One session of this account: the one named, or this device's.
+        target = int(other) if other.isdigit() else viewer.session_id
+        revoke = functools.partial(sessions.revoke, target, account_id=viewer.account_id)
+        revoked = await anyio.to_thread.run_sync(revoke)
+    this_device = viewer.session_id in revoked
     await revocation.announce(revoked)
-    return _see_other(routes.ACCOUNT)
+    if not this_device:
+        return _see_other(routes.ACCOUNT)
+    response = _see_other(routes.SIGNIN)
+    signing_in.clear_cookie(response)
+    return response
 
 
 @functools.cache
@@ -132,7 +127,7 @@ async def account(request: Request) -> Response:
     the account card (in the page's <noscript>) is what shows.
     """
     token = signing_in.token_from_cookies(request.headers.get("cookie"))
-    viewer = await anyio.to_thread.run_sync(sessions.resolve, token) if token else None
+    viewer = await signing_in.resolve(token)
     found = await anyio.to_thread.run_sync(sessions.account, viewer.account_id) if viewer else None
     if viewer is None or found is None:
         response = _see_other(routes.SIGNIN)
